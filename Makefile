@@ -1,0 +1,163 @@
+# libclipsurgery — build, test, install. See README.md.
+#   make            library (static + shared), CLI, tools
+#   make check      install missing build dependencies (as root) and run every test
+#   make demo       build and run the main job on the fixture photos
+#   make bench      benchmarks (JSON lines)
+#   make install PREFIX=/usr/local DESTDIR=
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define CS_VERSION_MAJOR \([0-9]*\).*/\1/p' include/clipsurgery.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define CS_VERSION_MINOR \([0-9]*\).*/\1/p' include/clipsurgery.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define CS_VERSION_PATCH \([0-9]*\).*/\1/p' include/clipsurgery.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PYTHON ?= python3
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
+
+BUILD ?= build
+CS_FIXTURES ?= ../shared/fixtures
+export CS_FIXTURES
+
+# Debian packages the build needs (make deps installs them).
+DEB_PACKAGES := libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libutf8proc-dev \
+                check pkg-config libjansson-dev python3 gcc g++ make
+PKGS := openblas libpng libjpeg zlib libutf8proc jansson
+
+DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+OPT ?= -O3
+ifeq ($(SAN),1)
+  OPT := -O1 -fno-omit-frame-pointer
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+WARN := -Wall -Wextra -Werror
+CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+              -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC := $(sort $(wildcard src/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL_OBJ := $(BUILD)/tests/testutil.o
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+STATIC := $(BUILD)/libclipsurgery.a
+SHARED_REAL := $(BUILD)/libclipsurgery.so.$(VERSION)
+SHARED_SONAME := libclipsurgery.so.$(VERSION_MAJOR)
+SHARED := $(BUILD)/libclipsurgery.so
+CLI := $(BUILD)/clipsurgery
+
+.PHONY: all lib cli tools deps ensure-deps check check-run asan demo demo-run bench bench-run \
+        install uninstall clean
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: lib cli tools $(BUILD)/clipsurgery.pc
+lib: $(STATIC) $(SHARED)
+cli: $(CLI)
+tools: $(TOOL_BIN)
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h src/*.h tests/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED_REAL): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) -Wl,--no-undefined -o $@ $^ $(LDFLAGS_ALL) $(DEPS_LIBS)
+
+$(SHARED): $(SHARED_REAL)
+	ln -sf libclipsurgery.so.$(VERSION) $(BUILD)/$(SHARED_SONAME)
+	ln -sf $(SHARED_SONAME) $@
+
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS_ALL) $(DEPS_LIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(STATIC)
+	$(CC) -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(DEPS_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(STATIC)
+	$(CC) -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(DEPS_LIBS)
+
+$(BUILD)/tests/%.o: tests/%.c $(wildcard include/*.h lib/*.h tests/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL_OBJ) $(STATIC)
+	$(CC) -o $@ $< $(TEST_UTIL_OBJ) $(STATIC) $(LDFLAGS_ALL) $(CHECK_LIBS) $(DEPS_LIBS)
+
+$(BUILD)/clipsurgery.pc: pkgconfig/clipsurgery.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# --- dependencies -------------------------------------------------------------------------
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+ensure-deps:
+	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" sh tools/ensure-deps.sh
+
+# --- tests --------------------------------------------------------------------------------
+check: ensure-deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all $(TEST_BIN)
+	@BUILD=$(BUILD) CS_FIXTURES=$(CS_FIXTURES) PYTHON=$(PYTHON) sh tests/run-all.sh $(TEST_BIN)
+
+# ASan + UBSan build of the library and the C tests, in its own folder.
+asan: ensure-deps
+	@$(MAKE) --no-print-directory check-run BUILD=build/asan SAN=1
+
+# --- demo and bench -----------------------------------------------------------------------
+demo: ensure-deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	@BUILD=$(BUILD) CS_FIXTURES=$(CS_FIXTURES) sh tools/demo.sh
+
+bench: ensure-deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+# --- install ------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -m 644 include/clipsurgery.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libclipsurgery.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
+	ln -sf $(SHARED_SONAME) $(DESTDIR)$(LIBDIR)/libclipsurgery.so
+	install -m 644 $(BUILD)/clipsurgery.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery
+	install -m 644 bindings/python/clipsurgery/*.py $(DESTDIR)$(PYTHONDIR)/clipsurgery/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/clipsurgery.h $(DESTDIR)$(LIBDIR)/libclipsurgery.a \
+	      $(DESTDIR)$(LIBDIR)/libclipsurgery.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libclipsurgery.so $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc \
+	      $(DESTDIR)$(BINDIR)/clipsurgery
+	rm -rf $(DESTDIR)$(PYTHONDIR)/clipsurgery
+
+clean:
+	rm -rf build

@@ -1,0 +1,54 @@
+/* The clipsurgery command-line program: one file per subcommand (cmd_<name>.c), shared helpers
+ * in cli_common.c. Exit codes everywhere: 0 ok, 1 runtime error (message on stderr),
+ * 2 usage error. */
+#ifndef CS_CLI_H
+#define CS_CLI_H
+
+#include "clipsurgery.h"
+
+#include <stdio.h>
+
+#define CLI_OK 0
+#define CLI_RUNTIME 1
+#define CLI_USAGE 2
+
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    cli_command_fn run;
+} cli_command;
+
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+int cmd_encode_image(int argc, char **argv);
+int cmd_encode_text(int argc, char **argv);
+int cmd_heatmap(int argc, char **argv);
+int cmd_points(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
+int cmd_labels(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+/* Prints "clipsurgery <cmd>: <message>" and returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Prints "clipsurgery <cmd>: <what>: <status string>: <cs_last_error()>" and returns
+ * CLI_RUNTIME. */
+int cli_status_error(const char *cmd, const char *what, cs_status status);
+
+/* Parses a positive integer option value; returns 0 on success. */
+int cli_parse_int(const char *s, int min, int max, int *out);
+
+/* Loads a model with an optional vocabulary path; prints the error and returns NULL on failure. */
+cs_model *cli_load_model(const char *cmd, const char *path, const char *vocab);
+
+/* Writes a JSON string literal (with quotes and escapes) to f. */
+void cli_json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,52 @@
+/* clipsurgery: command-line front end of libclipsurgery. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"info", "print a model's architecture as JSON", cmd_info},
+    {"tokenize", "print CLIP token ids of texts", cmd_tokenize},
+    {"decode", "decode an image to RGB and write it as PNG", cmd_decode},
+    {"preprocess", "write CLIP-normalised pixel_values of an image", cmd_preprocess},
+    {"encode-image", "image features (raw CLIP or surgery)", cmd_encode_image},
+    {"encode-text", "text features or prompt ensembles", cmd_encode_text},
+    {"heatmap", "similarity maps and JET overlays", cmd_heatmap},
+    {"points", "SAM point prompts as JSON", cmd_points},
+    {"segment", "open-vocabulary segmentation label map", cmd_segment},
+    {"labels", "multi-label scores as JSON", cmd_labels},
+    {"convert", "write a one-file model bundle", cmd_convert},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: clipsurgery <command> [options] ...   (libclipsurgery %s)\n\ncommands:\n",
+            cs_version_string());
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'clipsurgery <command> --help' describes a command.\n"
+               "exit codes: 0 ok, 1 runtime error, 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("clipsurgery %s\n", cs_version_string());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "clipsurgery: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}

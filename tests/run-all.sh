@@ -1,0 +1,30 @@
+#!/bin/sh
+# Runs every C test binary given as arguments, then tests/test_*.sh and tests/test_*.py.
+# Exits nonzero when any fails; Check prints its own summary line per suite.
+: "${BUILD:=build}" "${PYTHON:=python3}"
+export BUILD CS_FIXTURES
+export CK_FORK=yes
+if [ ! -d "${CS_FIXTURES:-../shared/fixtures}" ]; then
+    echo "error: fixtures folder ${CS_FIXTURES:-../shared/fixtures} is missing (set CS_FIXTURES)" >&2
+    exit 1
+fi
+failed=""
+for t in "$@"; do
+    echo "== $t"
+    "$t" || failed="$failed $t"
+done
+for t in tests/test_*.sh; do
+    [ -f "$t" ] || continue
+    echo "== $t"
+    sh "$t" || failed="$failed $t"
+done
+for t in tests/test_*.py; do
+    [ -f "$t" ] || continue
+    echo "== $t"
+    "$PYTHON" "$t" || failed="$failed $t"
+done
+if [ -n "$failed" ]; then
+    echo "FAILED:$failed"
+    exit 1
+fi
+echo "all test programs passed"

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian build dependencies when one is missing (as root), or says what to run.
+# Called by `make check`, `make demo` and `make bench`; reads DEB_PACKAGES and PKGS.
+missing=""
+command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
+command -v cc >/dev/null 2>&1 || missing="$missing cc"
+command -v c++ >/dev/null 2>&1 || missing="$missing c++"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+if [ -z "$missing" ]; then
+    for p in $PKGS; do
+        pkg-config --exists "$p" || missing="$missing $p"
+    done
+fi
+[ -z "$missing" ] && exit 0
+echo "missing build dependencies:$missing"
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing them with apt-get (make deps)"
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $DEB_PACKAGES
+    exit $?
+fi
+echo "run as root:  apt-get update && apt-get install -y $DEB_PACKAGES"
+exit 1
