@@ -1,0 +1,31 @@
+#!/bin/sh
+# make install into a DESTDIR, then build and run a small program with pkg-config against it.
+: "${BUILD:=build}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+make --no-print-directory -s install BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$tmp/root" >/dev/null || { echo "FAIL: make install"; exit 1; }
+for f in usr/local/include/clipsurgery.h usr/local/lib/libclipsurgery.a usr/local/lib/libclipsurgery.so \
+         usr/local/lib/pkgconfig/clipsurgery.pc usr/local/bin/clipsurgery; do
+    [ -e "$tmp/root/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
+done
+cat > "$tmp/hello.c" <<'C'
+#include <clipsurgery.h>
+#include <stdio.h>
+int main(void) {
+    cs_model_params p;
+    cs_model_params_default(&p);
+    cs_model *m = NULL;
+    cs_status s = cs_model_load("/nonexistent", &p, &m);
+    printf("%s %s\n", cs_version_string(), cs_status_string(s));
+    return s == CS_ERR_IO && cs_version() == CS_VERSION_NUMBER ? 0 : 1;
+}
+C
+export PKG_CONFIG_SYSROOT_DIR="$tmp/root" PKG_CONFIG_PATH="$tmp/root/usr/local/lib/pkgconfig"
+flags=$(pkg-config --cflags --libs clipsurgery) || { echo "FAIL: pkg-config"; exit 1; }
+cc "$tmp/hello.c" -o "$tmp/hello" $flags || { echo "FAIL: compile against installed library"; exit 1; }
+LD_LIBRARY_PATH="$tmp/root/usr/local/lib" "$tmp/hello" || { echo "FAIL: run"; exit 1; }
+# uninstall removes everything it installed
+make --no-print-directory -s uninstall PREFIX=/usr/local DESTDIR="$tmp/root" >/dev/null
+left=$(find "$tmp/root" -type f | grep -c clipsurgery)
+[ "$left" = 0 ] || { echo "FAIL: uninstall left $left files"; exit 1; }
+echo "install: pkg-config program built and ran against DESTDIR install"
