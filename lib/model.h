@@ -53,8 +53,7 @@ struct cs_model {
     cs_text_weights text;
     cs_tokenizer *tokenizer;          /* owned; NULL when no vocabulary was found */
     /* storage */
-    void *map;                        /* mmap of the weights file */
-    size_t map_size;
+    struct cs_safetensors *st;        /* the mapped weights file (tensors used in place) */
     void **owned;                     /* buffers converted or transposed at load */
     size_t n_owned, cap_owned;
 };
