@@ -236,8 +236,11 @@ CS_API cs_status cs_image_resize_bicubic(const cs_image *image, int out_w, int o
 
 /* Bilinear resize of float planes, align_corners = false, no antialias (torch
  * F.interpolate(mode="bilinear", align_corners=False)); any size up or down.
- * src: [src_h, src_w, channels] row-major (channels interleaved); dst: [dst_h, dst_w, channels].
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL. */
+ * src: [src_h, src_w, channels] row-major (channels interleaved); dst: [dst_h, dst_w, channels],
+ * caller-owned, dst_capacity in floats; dst must not overlap src. Per axis, in float32:
+ * src_i = max(0, (in/out) * (dst_i + 0.5) - 0.5); an axis whose size is unchanged is copied.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0), CS_ERR_TOO_LARGE (element count
+ * overflows size_t), CS_ERR_BUFFER_TOO_SMALL. */
 CS_API cs_status cs_resize_bilinear(const float *src, int src_h, int src_w, int channels,
                                     float *dst, int dst_h, int dst_w, size_t dst_capacity);
 
