@@ -390,22 +390,26 @@ CS_API void cs_l2_normalize(float *x, size_t rows, size_t dim);
 
 /* Raw similarity S = F G^T per image. image_features: [batch, n_tokens, dim] (each token
  * L2-normalised by the caller); text_features: [n_texts, dim] (normalised);
- * similarity: [batch, n_tokens, n_texts]. Returns CS_OK, CS_ERR_INVALID_ARGUMENT,
- * CS_ERR_BUFFER_TOO_SMALL. */
+ * similarity: [batch, n_tokens, n_texts], caller-owned, capacity in floats.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0), CS_ERR_TOO_LARGE (element count
+ * overflows), CS_ERR_BUFFER_TOO_SMALL. */
 CS_API cs_status cs_similarity(const float *image_features, int batch, int n_tokens,
                                const float *text_features, int n_texts, int dim,
                                float *similarity, size_t capacity);
 
-/* Feature surgery, label-set form (clip_surgery_model.clip_feature_surgery without redundant
- * features): p = softmax_t(2 F[0].G_t), w = p / mean(p),
- * S[n,t] = w_t <F_n,G_t> - (1/T) sum_t' w_t' <F_n,G_t'>, in one [n_tokens, T] product.
- * Inputs and output as cs_similarity. With n_texts == 1 the result is identically 0: the output
- * is written (zeros) and CS_ERR_DEGENERATE is returned. */
+/* Feature surgery, label-set form (clip.py clip_feature_surgery without redundant features).
+ * Per image, weights from its class token: p = softmax_t(2 <F_0,G_t>), w_t = p_t / mean(p),
+ * S[n,t] = w_t <F_n,G_t> - (1/T) sum_t' w_t' <F_n,G_t'>, from one [n_tokens, T] product per
+ * image (no [n_tokens, T, dim] temporary). Inputs, output and statuses as cs_similarity, plus
+ * CS_ERR_OUT_OF_MEMORY (only for n_texts > 256). With n_texts == 1 the result is identically 0:
+ * the output is written (zeros) and CS_ERR_DEGENERATE is returned. */
 CS_API cs_status cs_feature_surgery_label_set(const float *image_features, int batch,
                                               int n_tokens, const float *text_features,
                                               int n_texts, int dim, float *similarity,
                                               size_t capacity);
-/* Feature surgery, empty-text form: S = F (G - r)^T. redundant: [dim] (cs_redundant_feature). */
+/* Feature surgery, empty-text form (clip_feature_surgery with redundant features):
+ * S = F (G - r)^T, G - r not re-normalised. redundant: [dim] (cs_redundant_feature).
+ * Statuses as cs_similarity plus CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_feature_surgery_empty_text(const float *image_features, int batch,
                                                int n_tokens, const float *text_features,
                                                int n_texts, const float *redundant, int dim,
@@ -419,29 +423,74 @@ CS_API cs_status cs_feature_surgery_empty_text(const float *image_features, int 
  * tokens (rows 1..n_tokens-1; a constant column gives 0), reshape to grid_h x grid_w, bilinear
  * resize (align_corners = false) to out_h x out_w.
  * similarity: [n_tokens, n_texts] with n_tokens = 1 + grid_h*grid_w (row 0, the class token, is
- * skipped). maps: [out_h, out_w, n_texts] in [0, 1].
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+ * skipped). maps: [out_h, out_w, n_texts] in [0, 1], caller-owned, capacity in floats.
+ * One image per call (step through a batch with offsets of n_tokens * n_texts).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0), CS_ERR_TOO_LARGE,
+ *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_similarity_maps(const float *similarity, int grid_h, int grid_w,
                                     int n_texts, int out_h, int out_w, float *maps,
                                     size_t capacity);
 
-/* SAM point prompts (clip_surgery_model.similarity_map_to_points): map: [grid_h * grid_w] raw
- * similarity of one text (no class token); down-sampled by `down_sample` (reference 2),
- * min-max, the top num cells are positives and the bottom num negatives, with
- * num = min(count(>= threshold), cells/2). Coordinates in pixels of an image_w x image_h image.
+/* SAM point prompts (clip.py similarity_map_to_points): map: [grid_h * grid_w] raw
+ * similarity of one text (no class token); bilinearly down-sampled (align_corners = false) to
+ * (grid_h / down_sample) x (grid_w / down_sample) cells (reference: down_sample 2), min-maxed,
+ * sorted ascending (ties by cell index); num = min(count(value >= threshold), cells / 2)
+ * (reference threshold 0.8); positives are the top num cells in ascending order, negatives the
+ * bottom num. Cell i gives x = trunc(min((i % w + 0.5) * image_w / w, image_w - 1)) and
+ * y = trunc(min((i / w + 0.5) * image_h / h, image_h - 1)), in float32 as the reference.
+ * A constant map (NaN in the reference) gives no points.
  * points_xy: [capacity, 2] int (x, y); labels: [capacity] (1 positive, 0 negative); positives
  * first. *n_points receives the count (0 is a valid result). capacity >= grid cells suffices.
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0, down_sample larger than the grid),
+ *         CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL (nothing written; *n_points receives the
+ *         count needed), CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_similarity_to_points(const float *map, int grid_h, int grid_w, int image_w,
                                          int image_h, float threshold, int down_sample,
                                          int *points_xy, int *labels, size_t capacity,
                                          size_t *n_points);
 
 /* Open-vocabulary segmentation: per output pixel, the index of the text with the highest
- * bilinearly upsampled similarity. similarity: [n_tokens, n_texts] as cs_similarity_maps (raw
- * values, not min-maxed). labels: [out_h, out_w] uint8 (n_texts <= 255). */
+ * bilinearly upsampled similarity (align_corners = false; ties go to the lower index).
+ * similarity: [n_tokens, n_texts] as cs_similarity_maps (raw values, not min-maxed; row 0 is
+ * skipped). labels: [out_h, out_w] uint8, caller-owned, capacity in bytes (n_texts <= 256).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL. */
 CS_API cs_status cs_segment(const float *similarity, int grid_h, int grid_w, int n_texts,
                             int out_h, int out_w, uint8_t *labels, size_t capacity);
+
+/* SAM points for several targets at once (demo.py "person+bench"; REFERENCE 5).
+ * similarity: [grid_h * grid_w, n_texts], the empty-text feature-surgery similarity of the image
+ * tokens (no class token: pass similarity + n_texts to skip row 0 of a [1 + cells, T] result).
+ * Each column is min-maxed over the cells (a constant column gives 0) and the mean of the
+ * normalised columns gives the NEGATIVES; each raw column gives its own POSITIVES; every set is
+ * chosen as cs_similarity_to_points does. Order as the reference: the negatives first, then the
+ * positives of text 0, text 1, ... . points_xy: [capacity, 2] int (x, y); labels: [capacity].
+ * *n_points receives the count (0 is a valid result).
+ * capacity >= (n_texts + 1) * (grid_h / down_sample) * (grid_w / down_sample) / 2 suffices.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL (nothing
+ * written; *n_points receives the count needed), CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_similarity_to_points_multi(const float *similarity, int grid_h, int grid_w,
+                                               int n_texts, int image_w, int image_h,
+                                               float threshold, int down_sample, int *points_xy,
+                                               int *labels, size_t capacity, size_t *n_points);
+
+/* Multi-label score 1: class-token probabilities, softmax over the texts of
+ * scale * cosine(F_b[0], G_t) (CLIP's zero-shot head; the reference uses scale = 100).
+ * image_features: [batch, n_tokens, dim] (token 0 is the class token; need not be normalised);
+ * text_features: [n_texts, dim] (need not be normalised; a zero vector has cosine 0).
+ * probs: [batch, n_texts], caller-owned, capacity in floats; each row sums to 1.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0, scale not finite),
+ * CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_class_probabilities(const float *image_features, int batch, int n_tokens,
+                                        const float *text_features, int n_texts, int dim,
+                                        float scale, float *probs, size_t capacity);
+
+/* Multi-label score 2: the peak of each surgery map before min-max, i.e. the largest similarity
+ * over the image tokens: peaks[b, t] = max_{n >= 1} similarity[b, n, t].
+ * similarity: [batch, n_tokens, n_texts] (n_tokens >= 2: row 0, the class token, is skipped).
+ * peaks: [batch, n_texts], caller-owned, capacity in floats.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL. */
+CS_API cs_status cs_similarity_peaks(const float *similarity, int batch, int n_tokens,
+                                     int n_texts, float *peaks, size_t capacity);
 
 #ifdef __cplusplus
 }
