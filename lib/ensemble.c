@@ -12,24 +12,6 @@
 /* Classes encoded together (85 texts each) per call of the text encoder. */
 #define CS_ENSEMBLE_GROUP 16
 
-CS_API void cs_l2_normalize(float *x, size_t rows, size_t dim)
-{
-    if (!x) return;
-    for (size_t r = 0; r < rows; r++) {
-        float *v = x + r * dim;
-        float acc[8] = {0};
-        size_t i = 0;
-        for (; i + 8 <= dim; i += 8)
-            for (int j = 0; j < 8; j++) acc[j] += v[i + j] * v[i + j];
-        float s = 0.0f;
-        for (; i < dim; i++) s += v[i] * v[i];
-        for (int j = 0; j < 8; j++) s += acc[j];
-        if (s <= 0.0f) continue;
-        float n = sqrtf(s);
-        for (i = 0; i < dim; i++) v[i] /= n;
-    }
-}
-
 /* template with its "{}" replaced by name (malloc'd) */
 static char *fill_template(const char *tpl, const char *name)
 {
