@@ -402,6 +402,9 @@ static cs_status read_gz(const char *path, char **data, size_t *size)
     return CS_OK;
 }
 
+/* OpenAI form from merges text (takes ownership of text, size bytes + NUL). */
+static cs_status load_openai_text(char *text, size_t size, const char *path, cs_tokenizer **out);
+
 /* OpenAI form: bpe_simple_vocab_16e6.txt(.gz). */
 static cs_status load_openai(const char *path, cs_tokenizer **out)
 {
@@ -409,6 +412,40 @@ static cs_status load_openai(const char *path, cs_tokenizer **out)
     size_t size = 0;
     cs_status st = read_gz(path, &text, &size);
     if (st != CS_OK) return st;
+    return load_openai_text(text, size, path, out);
+}
+
+cs_status cs_read_merges_file(const char *path, char **text, size_t *size)
+{
+    char *t = NULL;
+    size_t n = 0;
+    cs_status st = read_gz(path, &t, &n);
+    if (st != CS_OK) return st;
+    /* keep the header line and the merges the tokenizer uses */
+    size_t pos = 0;
+    for (long line = 0; pos < n && line < 1 + N_MERGES_OPENAI; line++) {
+        const char *nl = memchr(t + pos, '\n', n - pos);
+        pos = nl ? (size_t)(nl - t) + 1 : n;
+    }
+    t[pos] = '\0';
+    *text = t;
+    *size = pos;
+    return CS_OK;
+}
+
+cs_status cs_tokenizer_from_merges(const char *text, size_t size, const char *name,
+                                   cs_tokenizer **out)
+{
+    char *copy = malloc(size + 1);
+    if (!copy) return cs_fail(CS_ERR_OUT_OF_MEMORY, "out of memory loading %s", name);
+    memcpy(copy, text, size);
+    copy[size] = '\0';
+    return load_openai_text(copy, size, name, out);
+}
+
+static cs_status load_openai_text(char *text, size_t size, const char *path, cs_tokenizer **out)
+{
+    cs_status st;
     char **first = NULL, **second = NULL;
     long n = 0;
     st = parse_merges(text, size, N_MERGES_OPENAI, &first, &second, &n, path);

@@ -24,4 +24,13 @@ size_t cs_tokenizer_vocab_size(const cs_tokenizer *tok);
 /* Nonzero when `folder` holds a vocabulary file cs_tokenizer_load would accept. */
 int cs_tokenizer_folder_has_vocab(const char *folder);
 
+/* Reads a merges file (bpe_simple_vocab_16e6.txt.gz or a plain merges.txt) to a malloc'd,
+ * NUL-terminated text holding the header line and the merges the tokenizer uses. */
+cs_status cs_read_merges_file(const char *path, char **text, size_t *size);
+
+/* Builds a tokenizer from merges text in memory (copied), as in a one-file model bundle.
+ * name is used in messages. Returns as cs_tokenizer_load. */
+cs_status cs_tokenizer_from_merges(const char *text, size_t size, const char *name,
+                                   cs_tokenizer **out);
+
 #endif
