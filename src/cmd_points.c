@@ -1,6 +1,8 @@
 /* clipsurgery points: SAM point prompts from CLIP Surgery maps (REFERENCE 5). */
 #include "cli_job.h"
 
+#include "safetensors.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,9 @@ static const char help[] =
     "for positives, 0 for negatives. A TEXT holding '+' (\"person+bench\") is the multi-target\n"
     "form: negatives from the mean of the normalised maps, positives per part. With several\n"
     "images, one JSON object {\"image\", \"results\"} per line.\n"
+    "       clipsurgery points --similarity FILE --map-size HxW [--threshold T] [--] TEXT...\n"
+    "       (points from a similarity tensor [B, 1+N, K], e.g. heatmap --empty-text --maps;\n"
+    "       its K columns are the unique '+'-parts of the TEXTs in order)\n"
     "options: --threshold T (default 0.8), --vocab PATH, --size S, --map-size HxW (coordinates\n"
     "for pixel_values input), --batch LIST, --threads N, --surgery-blocks K, --no-cache\n";
 
@@ -75,8 +80,134 @@ static void print_points(const char *text, const int *xy, const int *labels, siz
     printf("]}");
 }
 
+/* Prints the points of every target for one image's similarity [1 + gh*gw, job->n_texts]. */
+static int emit(cli_job *job, const target *tg, int n_tg, const float *sim, int gh, int gw,
+                int map_w, int map_h, const char *image_path)
+{
+    int rc = CLI_OK;
+    float *sub = NULL;
+        size_t cells = (size_t)gh * gw;
+        size_t cap = cells * (size_t)(job->n_texts + 1) + 16;
+        int *xy = malloc(sizeof(int) * 2 * cap), *labels = malloc(sizeof(int) * cap);
+        if (rc == CLI_OK && (!xy || !labels || !(sub = malloc(sizeof(float) * cells * job->n_texts))))
+            rc = CLI_RUNTIME;
+        if (rc == CLI_OK) {
+            if (image_path) {
+                printf("{\"image\": ");
+                cli_json_string(stdout, image_path);
+                printf(", \"results\": ");
+            }
+            printf("[");
+        }
+        for (int t = 0; rc == CLI_OK && t < n_tg; t++) {
+            size_t n_points = 0;
+            cs_status s;
+            if (tg[t].n_parts == 1) {
+                int k = tg[t].parts[0];
+                for (size_t c = 0; c < cells; c++) sub[c] = sim[(c + 1) * job->n_texts + k];
+                s = cs_similarity_to_points(sub, gh, gw, map_w, map_h, job->threshold, 2, xy,
+                                            labels, cap, &n_points);
+            } else {
+                int np = tg[t].n_parts;
+                for (size_t c = 0; c < cells; c++)
+                    for (int j = 0; j < np; j++) sub[c * np + j] = sim[(c + 1) * job->n_texts + tg[t].parts[j]];
+                s = cs_similarity_to_points_multi(sub, gh, gw, np, map_w, map_h, job->threshold,
+                                                  2, xy, labels, cap, &n_points);
+            }
+            if (s != CS_OK) {
+                rc = cli_status_error("points", tg[t].text, s);
+                break;
+            }
+            if (t) printf(", ");
+            print_points(tg[t].text, xy, labels, n_points);
+        }
+        if (rc == CLI_OK) printf(image_path ? "]}\n" : "]\n");
+        free(xy);
+        free(labels);
+        free(sub);
+    return rc;
+}
+
+/* points --similarity FILE --map-size HxW [--threshold T] [--] TEXT...: points from a similarity
+ * tensor [B, 1 + N, K] or [1 + N, K] (as heatmap --empty-text --maps writes), whose K columns are
+ * the unique parts of the TEXTs in order of appearance; the grid is square. */
+static int from_similarity(int argc, char **argv)
+{
+    cli_job job;
+    memset(&job, 0, sizeof job);
+    job.cmd = "points";
+    job.threshold = 0.8f;
+    const char *file = NULL;
+    job.texts = calloc((size_t)argc + 1, sizeof *job.texts);
+    if (!job.texts) return CLI_RUNTIME;
+    int dd = 0, rc = -1;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (dd || a[0] != '-' || !a[1]) job.texts[job.n_texts++] = argv[i];
+        else if (strcmp(a, "--") == 0) dd = 1;
+        else if (!next) rc = cli_usage_error("points", "%s needs a value", a);
+        else if (strcmp(a, "--similarity") == 0) file = argv[++i];
+        else if (strcmp(a, "--map-size") == 0) {
+            char *end;
+            job.map_h = (int)strtol(argv[++i], &end, 10);
+            job.map_w = (*end == 'x' || *end == 'X') ? (int)strtol(end + 1, &end, 10) : 0;
+            if (*end || job.map_h < 1 || job.map_w < 1 || job.map_h > 65535 || job.map_w > 65535)
+                rc = cli_usage_error("points", "bad --map-size %s (HxW)", argv[i]);
+        } else if (strcmp(a, "--threshold") == 0) {
+            char *end;
+            job.threshold = strtof(argv[++i], &end);
+            if (*end || !(job.threshold >= 0.0f && job.threshold <= 1.0f))
+                rc = cli_usage_error("points", "bad --threshold %s (0..1)", argv[i]);
+        } else rc = cli_usage_error("points", "unknown option %s with --similarity", a);
+    }
+    if (rc < 0 && !job.map_h) rc = cli_usage_error("points", "--similarity needs --map-size HxW");
+    if (rc < 0 && !job.n_texts) rc = cli_usage_error("points", "at least one TEXT is required");
+    if (rc >= 0) {
+        free(job.texts);
+        return rc;
+    }
+    target *tg = NULL;
+    int n_tg = 0, n_store = 0;
+    char **store = NULL, **argv_texts = job.texts;
+    if (expand(&job, &tg, &n_tg, &store, &n_store) != 0) return CLI_RUNTIME;
+    free(argv_texts);
+    cs_safetensors *st = NULL;
+    cs_status s = cs_st_open(file, &st);
+    rc = s == CS_OK ? CLI_OK : cli_status_error("points", file, s);
+    const cs_st_tensor *t = rc == CLI_OK ? cs_st_find(st, "similarity") : NULL;
+    int b = 1, n_tok = 0, k = 0, side = 0;
+    if (rc == CLI_OK) {
+        if (t && (t->ndim == 2 || t->ndim == 3) && t->dtype == CS_DT_F32) {
+            b = t->ndim == 3 ? (int)t->shape[0] : 1;
+            n_tok = (int)t->shape[t->ndim - 2];
+            k = (int)t->shape[t->ndim - 1];
+            while ((long)(side + 1) * (side + 1) <= n_tok - 1) side++;
+        }
+        if (!t || n_tok < 2 || side * side != n_tok - 1 || k != job.n_texts || b < 1) {
+            fprintf(stderr, "clipsurgery points: %s needs an F32 tensor \"similarity\" [B, 1 + side*side, %d] "
+                    "(one column per unique text part)\n", file, job.n_texts);
+            rc = CLI_RUNTIME;
+        }
+    }
+    float *all = rc == CLI_OK ? malloc(sizeof(float) * t->n_elements) : NULL;
+    if (rc == CLI_OK && (!all || cs_st_to_f32(t, all) != CS_OK)) rc = CLI_RUNTIME;
+    for (int i = 0; rc == CLI_OK && i < b; i++)
+        rc = emit(&job, tg, n_tg, all + (size_t)i * n_tok * k, side, side, job.map_w, job.map_h,
+                  b > 1 ? file : NULL);
+    free(all);
+    cs_st_close(st);
+    for (int i = 0; i < n_tg; i++) free(tg[i].parts);
+    free(tg);
+    for (int i = 0; i < n_store; i++) free(store[i]);
+    free(store);
+    free(job.texts);
+    return rc;
+}
+
 int cmd_points(int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--similarity") == 0) return from_similarity(argc, argv);
     cli_job job;
     memset(&job, 0, sizeof job);
     job.cmd = "points";
@@ -101,49 +232,12 @@ int cmd_points(int argc, char **argv)
     double t0 = cli_now();
     for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
         const cli_input *in = &inputs[i];
-        float *feat = NULL, *sim = NULL, *sub = NULL;
+        float *feat = NULL, *sim = NULL;
         int nt = 0, gh = 0, gw = 0;
         rc = cli_job_features(&job, in, &feat, &nt, &gh, &gw);
         if (rc == CLI_OK) rc = cli_job_similarity(&job, feat, nt, 1, &sim);
-        size_t cells = (size_t)gh * gw;
-        size_t cap = cells * (size_t)(job.n_texts + 1) + 16;
-        int *xy = malloc(sizeof(int) * 2 * cap), *labels = malloc(sizeof(int) * cap);
-        if (rc == CLI_OK && (!xy || !labels || !(sub = malloc(sizeof(float) * cells * job.n_texts))))
-            rc = CLI_RUNTIME;
-        if (rc == CLI_OK) {
-            if (n_inputs > 1) {
-                printf("{\"image\": ");
-                cli_json_string(stdout, in->path);
-                printf(", \"results\": ");
-            }
-            printf("[");
-        }
-        for (int t = 0; rc == CLI_OK && t < n_tg; t++) {
-            size_t n_points = 0;
-            cs_status s;
-            if (tg[t].n_parts == 1) {
-                int k = tg[t].parts[0];
-                for (size_t c = 0; c < cells; c++) sub[c] = sim[(c + 1) * job.n_texts + k];
-                s = cs_similarity_to_points(sub, gh, gw, in->map_w, in->map_h, job.threshold, 2, xy,
-                                            labels, cap, &n_points);
-            } else {
-                int np = tg[t].n_parts;
-                for (size_t c = 0; c < cells; c++)
-                    for (int j = 0; j < np; j++) sub[c * np + j] = sim[(c + 1) * job.n_texts + tg[t].parts[j]];
-                s = cs_similarity_to_points_multi(sub, gh, gw, np, in->map_w, in->map_h, job.threshold,
-                                                  2, xy, labels, cap, &n_points);
-            }
-            if (s != CS_OK) {
-                rc = cli_status_error("points", tg[t].text, s);
-                break;
-            }
-            if (t) printf(", ");
-            print_points(tg[t].text, xy, labels, n_points);
-        }
-        if (rc == CLI_OK) printf(n_inputs > 1 ? "]}\n" : "]\n");
-        free(xy);
-        free(labels);
-        free(sub);
+        if (rc == CLI_OK)
+            rc = emit(&job, tg, n_tg, sim, gh, gw, in->map_w, in->map_h, n_inputs > 1 ? in->path : NULL);
         free(feat);
         free(sim);
         cli_progress(&job, i + 1, n_inputs, t0);
