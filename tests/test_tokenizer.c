@@ -1,6 +1,7 @@
 /* CLIP BPE tokenizer: golden parity (tokenizer.json, tokenizer_more.json) with both vocabulary
  * forms, context encoding, decoding, bad input, speed and thread safety. */
 #include "testutil.h"
+#include "text_clean.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -289,6 +290,48 @@ START_TEST(null_arguments)
 }
 END_TEST
 
+/* ---- cleaning rules (ftfy subset, html.unescape, whitespace, lower) ----------------------- */
+static void expect_clean(const char *in, size_t len, const char *want)
+{
+    cs_cpbuf out = {0};
+    ck_assert_int_eq(cs_clip_clean_text(in, len, &out), CS_OK);
+    char got[256];
+    size_t k = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        ck_assert_uint_lt(k + 4, sizeof got);
+        k += cs_utf8_encode_cp(out.v[i], got + k);
+    }
+    got[k] = 0;
+    ck_assert_msg(strcmp(got, want) == 0, "clean(%s) = \"%s\", want \"%s\"", in, got, want);
+    cs_cpbuf_free(&out);
+}
+#define EXPECT_CLEAN(in, want) expect_clean(in, sizeof(in) - 1, want)
+
+START_TEST(cleaning_rules)
+{
+    EXPECT_CLEAN("\x1b[31;1mRed\x1b[0m text", "red text");      /* terminal escapes */
+    EXPECT_CLEAN("a\r\nb\rc\xE2\x80\xA8" "d", "a b c d");       /* line breaks */
+    EXPECT_CLEAN("x\xC2\x85y\xC2\x80", "x\xE2\x80\xA6y\xE2\x82\xAC"); /* C1 as cp1252 */
+    EXPECT_CLEAN("\xC5\x89 \xEF\xAC\x83", "'n ffi");              /* ligatures */
+    EXPECT_CLEAN("\xEF\xBC\xA1\xEF\xBD\x82\xE3\x80\x80\xEF\xBC\x91", "ab 1"); /* width */
+    EXPECT_CLEAN("\xE2\x80\x9Cq\xE2\x80\x9D \xE2\x80\x98s\xE2\x80\x99 \xCA\xBC",
+                 "\"q\" 's' '");                                     /* quotes */
+    EXPECT_CLEAN("a\x01\x7f\xEF\xBB\xBF" "b\x0b", "ab");              /* controls, BOM */
+    EXPECT_CLEAN("e\xCC\x81", "\xC3\xA9");                          /* NFC */
+    EXPECT_CLEAN("\xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 \xCE\xA3\xCE\x91 \xCE\xA3",
+                 "\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82 \xCF\x83\xCE\xB1 \xCF\x83"); /* sigma */
+    EXPECT_CLEAN("\xC4\xB0", "i\xCC\x87");                          /* dotted capital I */
+    EXPECT_CLEAN("  many \t\n spaces\xC2\xA0 ", "many spaces");
+    /* ftfy unescapes to a fixed point, unless the text holds '<' (then only html.unescape
+     * twice) */
+    EXPECT_CLEAN("&amp;amp;amp;amp;", "&");
+    EXPECT_CLEAN("<&amp;amp;amp;", "<&amp;");
+    EXPECT_CLEAN("P&EACUTE;REZ &SZLIG;", "p\xC3\xA9rez ss");
+    EXPECT_CLEAN("&#x1F600;&#128512", "\xF0\x9F\x98\x80\xF0\x9F\x98\x80");
+    EXPECT_CLEAN("&#65abc;", "aabc;");
+}
+END_TEST
+
 /* ---- vocabulary files --------------------------------------------------------------------- */
 static char *tmp_dir(void)
 {
@@ -474,6 +517,7 @@ int main(void)
     tcase_add_test(b, only_spaces_or_punctuation);
     tcase_add_test(b, literal_endoftext_becomes_special);
     tcase_add_test(b, html_entities);
+    tcase_add_test(b, cleaning_rules);
     tcase_add_test(b, too_long_and_truncate);
     tcase_add_test(b, null_arguments);
     tcase_add_test(b, bad_vocabulary_files);
