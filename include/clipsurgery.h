@@ -152,8 +152,12 @@ CS_API int cs_model_context_length(const cs_model *model);
 typedef struct cs_tokenizer cs_tokenizer;
 
 /* Loads a vocabulary: bpe_simple_vocab_16e6.txt.gz (OpenAI), vocab.json (with merges.txt in the
- * same folder, Hugging Face), or a folder holding either. Immutable and thread-safe after load.
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_IO, CS_ERR_FORMAT, CS_ERR_OUT_OF_MEMORY. */
+ * same folder, Hugging Face), or a folder holding either (the .gz preferred); both forms give
+ * identical ids. Immutable and thread-safe after load (encoding keeps no shared state).
+ * *out: receives the tokenizer (release with cs_tokenizer_free); NULL on failure.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_IO (missing file, folder without either
+ *         form), CS_ERR_FORMAT (malformed merges/JSON, missing byte symbols or special tokens),
+ *         CS_ERR_TOO_LARGE (file over 256 MiB), CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_tokenizer_load(const char *path, cs_tokenizer **out);
 CS_API void cs_tokenizer_free(cs_tokenizer *tok);
 /* The model's tokenizer (owned by the model), or NULL when it has none. */
@@ -161,7 +165,10 @@ CS_API const cs_tokenizer *cs_model_tokenizer(const cs_model *model);
 
 /* Encodes text (UTF-8, `len` bytes, may hold NUL; invalid UTF-8 is replaced by U+FFFD as
  * Python's decode(errors="replace") does) to the full id list: CS_TOKEN_SOT, ids, CS_TOKEN_EOT,
- * with no padding and no length limit.
+ * with no padding and no length limit. Cleaning as SimpleTokenizer.encode (ftfy.fix_text
+ * without mojibake repair, html.unescape twice, whitespace collapse, lower-case; see
+ * docs/tokenizer.md); a literal "<|endoftext|>" in the text gives CS_TOKEN_EOT. text may be NULL
+ * when len is 0. Linear time (1 MB in about 0.2 s).
  * ids: caller buffer of `capacity` elements; *n_ids receives the count (also when the result is
  * CS_ERR_BUFFER_TOO_SMALL, so a caller can size a retry).
  * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
@@ -175,10 +182,12 @@ CS_API cs_status cs_tokenize(const cs_tokenizer *tok, const char *text, size_t l
 CS_API cs_status cs_tokenize_context(const cs_tokenizer *tok, const char *text, size_t len,
                                      int truncate, int32_t ids[CS_CONTEXT_LENGTH], size_t *n_used);
 
-/* Decodes ids back to text (special and padding ids skipped; "</w>" becomes a space, as the
- * reference's decode). buf: caller buffer of `capacity` bytes, NUL-terminated on success;
+/* Decodes ids back to text (SOT/EOT skipped, zeros after the last EOT taken as padding;
+ * bytes decoded as UTF-8 with U+FFFD replacement; "</w>" becomes a space, as the reference's
+ * decode). buf: caller buffer of `capacity` bytes, NUL-terminated on success;
  * *len receives the length without the NUL (also on CS_ERR_BUFFER_TOO_SMALL).
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (id out of range), CS_ERR_BUFFER_TOO_SMALL. */
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL argument, id out of range),
+ *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_detokenize(const cs_tokenizer *tok, const int32_t *ids, size_t n_ids,
                                char *buf, size_t capacity, size_t *len);
 
