@@ -1,10 +1,178 @@
-/* clipsurgery encode-image (not implemented yet: its issue fills this file). */
+/* clipsurgery encode-image MODEL INPUT [--size S] [--mode raw|surgery] [--surgery-blocks K]
+ *                          [--threads N] --out FILE.safetensors */
 #include "cli.h"
+#include "safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: clipsurgery encode-image MODEL INPUT [--size S] [--mode raw|surgery]\n"
+            "                                [--surgery-blocks K] [--threads N] --out FILE\n"
+            "Encodes images with the CLIP image encoder and writes \"image_features\"\n"
+            "[B, 1 + N, D] float32 (class token then the N patch tokens, not normalised) to\n"
+            "FILE (safetensors).\n"
+            "  INPUT              a .safetensors holding \"pixel_values\" [3, H, W] or\n"
+            "                     [B, 3, H, W] (CLIP-normalised, as 'clipsurgery preprocess'\n"
+            "                     writes), or an image file (PNG/JPEG), preprocessed at --size\n"
+            "  --size S           preprocessing size for image files (default: the model's\n"
+            "                     image size); with pixel_values it must match H = W = S\n"
+            "  --mode M           surgery (default: CLIP Surgery's dual path in the last blocks)\n"
+            "                     or raw (plain CLIP on every token)\n"
+            "  --surgery-blocks K dual-path blocks counted from the last (default 6)\n"
+            "  --threads N        threads for the library's own loops (default: all cores;\n"
+            "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Reads pixel_values from a safetensors file: *px [B, 3, H, W] (malloc'd). */
+static int read_pixel_values(const char *path, float **px, int *b, int *h, int *w)
+{
+    cs_safetensors *st = NULL;
+    cs_status s = cs_st_open(path, &st);
+    if (s != CS_OK) return cli_status_error("encode-image", path, s);
+    const cs_st_tensor *t = cs_st_find(st, "pixel_values");
+    if (!t) {
+        cs_st_close(st);
+        fprintf(stderr, "clipsurgery encode-image: %s has no tensor \"pixel_values\"\n", path);
+        return CLI_RUNTIME;
+    }
+    int nd = t->ndim;
+    if ((nd != 3 && nd != 4) || t->shape[nd - 3] != 3 || t->shape[nd - 1] <= 0 ||
+        t->shape[nd - 2] <= 0 || t->shape[nd - 1] > 65536 || t->shape[nd - 2] > 65536 ||
+        (nd == 4 && (t->shape[0] <= 0 || t->shape[0] > 1000000))) {
+        cs_st_close(st);
+        fprintf(stderr, "clipsurgery encode-image: %s: pixel_values must be [3, H, W] or "
+                        "[B, 3, H, W]\n", path);
+        return CLI_RUNTIME;
+    }
+    *b = nd == 4 ? (int)t->shape[0] : 1;
+    *h = (int)t->shape[nd - 2];
+    *w = (int)t->shape[nd - 1];
+    *px = malloc(t->n_elements * sizeof(float) + 1);
+    if (!*px) {
+        cs_st_close(st);
+        fprintf(stderr, "clipsurgery encode-image: out of memory\n");
+        return CLI_RUNTIME;
+    }
+    s = cs_st_to_f32(t, *px);
+    cs_st_close(st);
+    if (s != CS_OK) {
+        free(*px);
+        return cli_status_error("encode-image", "pixel_values", s);
+    }
+    return CLI_OK;
+}
 
 int cmd_encode_image(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clipsurgery encode-image: not implemented yet\n");
-    return CLI_RUNTIME;
+    const char *model_path = NULL, *input = NULL, *out = NULL, *mode = "surgery";
+    int size = 0, blocks = 6, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help(stdout);
+            return CLI_OK;
+        } else if (strcmp(a, "--size") == 0) {
+            if (++i >= argc || cli_parse_int(argv[i], 1, 65536, &size))
+                return cli_usage_error("encode-image", "--size needs a positive integer");
+        } else if (strcmp(a, "--mode") == 0) {
+            if (++i >= argc || (strcmp(argv[i], "raw") && strcmp(argv[i], "surgery")))
+                return cli_usage_error("encode-image", "--mode is raw or surgery");
+            mode = argv[i];
+        } else if (strcmp(a, "--surgery-blocks") == 0) {
+            if (++i >= argc || cli_parse_int(argv[i], 0, 1000, &blocks))
+                return cli_usage_error("encode-image", "--surgery-blocks needs an integer >= 0");
+        } else if (strcmp(a, "--threads") == 0) {
+            if (++i >= argc || cli_parse_int(argv[i], 1, 256, &threads))
+                return cli_usage_error("encode-image", "--threads needs an integer 1..256");
+        } else if (strcmp(a, "--out") == 0) {
+            if (++i >= argc) return cli_usage_error("encode-image", "--out needs a path");
+            out = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("encode-image", "unknown option %s", a);
+        } else if (!model_path) {
+            model_path = a;
+        } else if (!input) {
+            input = a;
+        } else {
+            return cli_usage_error("encode-image", "unexpected argument %s", a);
+        }
+    }
+    if (!model_path || !input) return cli_usage_error("encode-image", "MODEL and INPUT are required");
+    if (!out) return cli_usage_error("encode-image", "--out FILE is required");
+
+    float *px = NULL;
+    int b = 0, h = 0, w = 0;
+    if (ends_with(input, ".safetensors")) {
+        int rc = read_pixel_values(input, &px, &b, &h, &w);
+        if (rc != CLI_OK) return rc;
+        if (size && (h != size || w != size)) {
+            free(px);
+            return cli_usage_error("encode-image", "--size %d does not match pixel_values %dx%d",
+                                   size, w, h);
+        }
+    } else {
+        fprintf(stderr, "clipsurgery encode-image: %s: image files need the image decoder, not "
+                        "in this build yet; give a .safetensors with pixel_values\n", input);
+        return CLI_RUNTIME;
+    }
+
+    int rc = CLI_RUNTIME;
+    cs_model *m = cli_load_model("encode-image", model_path, NULL);
+    cs_context *ctx = NULL;
+    float *f = NULL;
+    if (!m) goto done;
+    cs_context_params cp;
+    cs_context_params_default(&cp);
+    cp.n_threads = threads;
+    cs_status s = cs_context_create(m, &cp, &ctx);
+    if (s != CS_OK) {
+        rc = cli_status_error("encode-image", "context", s);
+        goto done;
+    }
+    int t = cs_model_image_tokens(m, h, w), d = cs_model_embed_dim(m);
+    if (t == 0) {
+        fprintf(stderr, "clipsurgery encode-image: image size %dx%d is not a multiple of the "
+                        "patch size %d\n", w, h, cs_model_patch_size(m));
+        goto done;
+    }
+    size_t n = (size_t)b * (size_t)t * (size_t)d;
+    f = malloc(n * sizeof(float));
+    if (!f) {
+        fprintf(stderr, "clipsurgery encode-image: out of memory\n");
+        goto done;
+    }
+    cs_surgery_params sp;
+    cs_surgery_params_default(&sp);
+    sp.n_blocks = strcmp(mode, "raw") == 0 ? 0 : blocks;
+    s = cs_surgery_apply(ctx, &sp, px, b, h, w, f, n);
+    if (s != CS_OK) {
+        rc = cli_status_error("encode-image", input, s);
+        goto done;
+    }
+    int64_t shape[3] = {b, t, d};
+    cs_st_entry e = {"image_features", CS_DT_F32, 3, shape, f};
+    char blocks_s[16];
+    snprintf(blocks_s, sizeof blocks_s, "%d", sp.n_blocks);
+    cs_st_meta meta[2] = {{(char *)"mode", (char *)mode}, {(char *)"surgery_blocks", blocks_s}};
+    s = cs_st_write(out, &e, 1, meta, 2);
+    if (s != CS_OK) {
+        rc = cli_status_error("encode-image", out, s);
+        goto done;
+    }
+    rc = CLI_OK;
+done:
+    free(f);
+    free(px);
+    cs_context_free(ctx);
+    cs_model_free(m);
+    return rc;
 }
