@@ -14,8 +14,8 @@ CS_API void cs_l2_normalize(float *x, size_t rows, size_t dim)
         double ss = 0.0;
         for (size_t i = 0; i < dim; i++) ss += (double)v[i] * v[i];
         if (ss <= 0.0) continue; /* a zero row stays zero */
-        const float inv = (float)(1.0 / sqrt(ss));
-        for (size_t i = 0; i < dim; i++) v[i] *= inv;
+        const float norm = (float)sqrt(ss); /* x / x.norm() as the reference */
+        for (size_t i = 0; i < dim; i++) v[i] /= norm;
     }
 }
 
