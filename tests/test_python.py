@@ -525,12 +525,14 @@ class PipelineTest(unittest.TestCase):
         pre = clipsurgery.preprocess(path, 64)
         again = m.similarity_maps(pre, ["person", "bench", "sky"], out_size=(375, 500))
         self.assertEqual(values, flat(again))
-        # a single text uses the empty-text form: finite, not NaN, min-max reaches 0 and 1
-        one = flat(m.similarity_maps(path, ["person"], size=64))
-        self.assertEqual(len(one), 375 * 500)
-        self.assertTrue(all(0.0 <= v <= 1.0 for v in one))
-        self.assertAlmostEqual(max(one), 1.0, places=5)
-        self.assertAlmostEqual(min(one), 0.0, places=5)
+        # a single text uses the empty-text form (never the degenerate label set): it equals
+        # the first map of an explicit empty-text run with more texts
+        one = m.similarity_maps(path, ["person"], size=64)
+        self.assertEqual(tuple(one.shape), (375, 500, 1))
+        two = m.similarity_maps(path, ["person", "bench"], size=64, empty_text=True)
+        self.assertEqual(flat(one), flat(two)[0::2])
+        self.assertGreater(max(flat(one)), min(flat(one)))
+        self.assertNotEqual(flat(two), flat(m.similarity_maps(path, ["person", "bench"], size=64)))
 
     @needs("cs_similarity_to_points")
     def test_points_of_an_image(self):
@@ -549,6 +551,23 @@ class PipelineTest(unittest.TestCase):
             self.assertEqual(len(r["points"]), len(r["labels"]))
             for x, y in r["points"]:
                 self.assertTrue(0 <= x < 500 and 0 <= y < 375)
+
+    @needs("cs_similarity_to_points_multi")
+    def test_points_of_several_targets(self):
+        g = gold()
+        m = text_model(self, "openai-f32")
+        img = g["input.x64"].row(0).nested()
+        got = self.run_or_skip(m.points, img, ["person", "bench"], out_size=(375, 500),
+                               combined=True)
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["text"], "person+bench")
+        sim = g["surgery.similarity_redundant"].row(0).values
+        cells = [[sim[(n + 1) * 12 + t] for t in range(2)] for n in range(16)]
+        pts, labels = clipsurgery.similarity_to_points(cells, 4, 4, 500, 375, 0.8)
+        self.assertEqual(got[0]["points"], pts)
+        self.assertEqual(got[0]["labels"], labels)
+        self.assertIn(0, labels)  # negatives first, from the mean map
+        self.assertEqual(labels[0], 0)
 
     @needs("cs_segment")
     def test_segment(self):
@@ -571,6 +590,7 @@ class PipelineTest(unittest.TestCase):
             self.assertEqual(tuple(big.shape), (75, 100))
             self.assertTrue(all(0 <= int(v) < 12 for v in flat(big)))
 
+    @needs("cs_class_probabilities", "cs_similarity_peaks")
     def test_labels(self):
         g = gold()
         classes = manifest()["classes"]
@@ -579,9 +599,13 @@ class PipelineTest(unittest.TestCase):
             for b in range(2):
                 with self.subTest(model=key, image=b):
                     got = self.run_or_skip(m.labels, g["input.x64"].row(b).nested(), classes)
-                    self.assertEqual(len(got), 12)
-                    self.assertLess(max_abs_diff(got, g["raw.cls_probs"].row(b)), TOL)
-                    self.assertAlmostEqual(sum(got), 1.0, places=5)
+                    self.assertEqual([r["text"] for r in got], classes)
+                    scores = [r["score"] for r in got]
+                    self.assertLess(max_abs_diff(scores, g["raw.cls_probs"].row(b)), TOL)
+                    self.assertAlmostEqual(sum(scores), 1.0, places=5)
+                    sim = g["surgery.similarity"].row(b).values
+                    peaks = [max(sim[n * 12 + t] for n in range(1, 17)) for t in range(12)]
+                    self.assertLess(max_abs_diff([r["peak"] for r in got], peaks), TOL)
 
 
 def main():

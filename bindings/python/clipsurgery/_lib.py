@@ -131,6 +131,15 @@ _PROTOTYPES = {
                                            c_int_p, ctypes.c_size_t, c_size_t_p]),
     "cs_segment": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                               ctypes.c_int, c_uint8_p, ctypes.c_size_t]),
+    "cs_similarity_to_points_multi": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int,
+                                                 ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                                 ctypes.c_float, ctypes.c_int, c_int_p, c_int_p,
+                                                 ctypes.c_size_t, c_size_t_p]),
+    "cs_class_probabilities": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, c_float_p,
+                                          ctypes.c_int, ctypes.c_int, ctypes.c_float, c_float_p,
+                                          ctypes.c_size_t]),
+    "cs_similarity_peaks": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                       c_float_p, ctypes.c_size_t]),
 }
 
 

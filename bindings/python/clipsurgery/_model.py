@@ -1,6 +1,5 @@
 """Model: a loaded CLIP checkpoint with its own cs_context, and the CLIP Surgery pipelines."""
 import ctypes
-import math
 import os
 import threading
 
@@ -305,7 +304,7 @@ class Model(object):
     # --- the surgery pipeline -------------------------------------------------------------
     def _similarity_locked(self, image, texts, size, form, mode="surgery"):
         """-> (similarity flat [n_tokens * T], n_tokens, T, grid_h, grid_w, (H, W) or None,
-        normalised image features). form: 'label_set', 'empty_text' or 'raw' (plain F G^T)."""
+        normalised image features [n_tokens * D], text ensemble [T * D]). form: 'label_set', 'empty_text' or 'raw' (plain F G^T)."""
         buf, ptr, batch, h, w, orig = self._pixels(image, size)
         if batch != 1:
             raise ValueError("one image at a time (got a batch of %d)" % batch)
@@ -327,7 +326,7 @@ class Model(object):
         else:
             raise ValueError("form must be 'label_set', 'empty_text' or 'raw', not %r" % (form,))
         del buf
-        return sim, n_tokens, count, h // self.patch_size, w // self.patch_size, orig, feats
+        return sim, n_tokens, count, h // self.patch_size, w // self.patch_size, orig, feats, text
 
     @staticmethod
     def _form(count, empty_text):
@@ -353,8 +352,8 @@ class Model(object):
         empty_text, else the empty-text form with the redundant feature."""
         count = _encode_texts(texts)[1]
         with self._lock:
-            sim, n_tokens, count, gh, gw, orig, _ = self._similarity_locked(
-                image, texts, size, self._form(count, empty_text))
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, texts, size, self._form(count, empty_text))[:6]
             oh, ow = self._out_size(out_size, orig, gh, gw)
             n = oh * ow * count
             maps = zeros("f", n)
@@ -372,32 +371,47 @@ class Model(object):
             raise ValueError("out_size must be positive, got %r" % ((oh, ow),))
         return oh, ow
 
-    def points(self, image, texts, threshold=0.8, size=224, out_size=None, down_sample=2):
-        """SAM point prompts per text (reference similarity_map_to_points on the empty-text
-        feature surgery): a list of {"text", "points": [[x, y], ...], "labels": [1/0, ...]},
-        positives first, in pixels of the original image (or out_size=(H, W))."""
-        names = _encode_texts(texts)[2]
+    def points(self, image, texts, threshold=0.8, size=224, out_size=None, down_sample=2,
+               combined=False):
+        """SAM point prompts (reference similarity_map_to_points on the empty-text feature
+        surgery), in pixels of the original image (or out_size=(H, W)).
+
+        Returns a list of {"text", "points": [[x, y], ...], "labels": [1/0, ...]}: one entry per
+        text (positives first), or with combined=True one entry for all texts at once (demo.py
+        "person+bench": negatives from the mean of the min-maxed maps first, then each text's
+        positives; "text" is the texts joined with "+")."""
+        names = [n if isinstance(n, str) else n.decode("utf-8")
+                 for n in _encode_texts(texts)[2]]
         result = []
         with self._lock:
-            sim, n_tokens, count, gh, gw, orig, _ = self._similarity_locked(
-                image, texts, size, "empty_text")
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, texts, size, "empty_text")[:6]
             oh, ow = self._out_size(out_size, orig, gh, gw)
             cells = n_tokens - 1
-            column = zeros("f", cells)
-            cap = cells
+            cap = (count + 1) * cells
             xy = (ctypes.c_int * (2 * cap))()
             labels = (ctypes.c_int * cap)()
             got = ctypes.c_size_t()
+
+            def collect(text):
+                k = got.value
+                result.append({"text": text,
+                               "points": [[xy[2 * j], xy[2 * j + 1]] for j in range(k)],
+                               "labels": [labels[j] for j in range(k)]})
+
+            if combined:
+                body = (ctypes.c_float * (cells * count)).from_buffer(sim, 4 * count)
+                _call("cs_similarity_to_points_multi", body, gh, gw, count, ow, oh,
+                      float(threshold), int(down_sample), xy, labels, cap, ctypes.byref(got))
+                collect("+".join(names))
+                return result
+            column = zeros("f", cells)
             for t in range(count):
                 for i in range(cells):
                     column[i] = sim[(i + 1) * count + t]
                 _call("cs_similarity_to_points", cbuf(column), gh, gw, ow, oh, float(threshold),
                       int(down_sample), xy, labels, cap, ctypes.byref(got))
-                k = got.value
-                name = names[t] if isinstance(names[t], str) else names[t].decode("utf-8")
-                result.append({"text": name,
-                               "points": [[xy[2 * j], xy[2 * j + 1]] for j in range(k)],
-                               "labels": [labels[j] for j in range(k)]})
+                collect(names[t])
         return result
 
     def segment(self, image, texts, size=224, out_size=None):
@@ -407,52 +421,70 @@ class Model(object):
         if count > 255:
             raise ValueError("at most 255 texts")
         with self._lock:
-            sim, n_tokens, count, gh, gw, orig, _ = self._similarity_locked(
-                image, texts, size, self._form(count, False))
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, texts, size, self._form(count, False))[:6]
             oh, ow = self._out_size(out_size, orig, gh, gw)
             n = oh * ow
             out = zeros("B", n)
             _call("cs_segment", cbuf(sim), gh, gw, count, oh, ow, cbuf(out), n)
         return wrap(out, (oh, ow))
 
-    def labels(self, image, texts, size=224, logit_scale=100.0):
-        """Multi-label scores [T] (floats summing to 1): softmax over texts of
-        logit_scale * <class token, prompt ensemble>, both L2-normalised (CLIP's zero-shot
-        classification; the class token is the original path's, as in the reference)."""
-        names = _encode_texts(texts)[2]
+    def labels(self, image, texts, size=224, scale=100.0):
+        """Multi-label scores of one image: a list of {"text", "score", "peak"} in the order of
+        texts. score: CLIP's zero-shot probability, softmax over texts of
+        scale * cosine(class token, prompt ensemble) (cs_class_probabilities; the surgery
+        encoder keeps the original class token); the scores sum to 1. peak: the largest
+        feature-surgery similarity over the image tokens (cs_similarity_peaks; label-set form
+        when T > 1, else empty-text), the height of the map before min-max."""
+        names = [n if isinstance(n, str) else n.decode("utf-8")
+                 for n in _encode_texts(texts)[2]]
+        count = len(names)
         with self._lock:
-            buf, ptr, batch, h, w, _ = self._pixels(image, size)
-            if batch != 1:
-                raise ValueError("one image at a time (got a batch of %d)" % batch)
-            feats, _ = self._features(ptr, 1, h, w, "raw")
-            dim = self.embed_dim
-            cls = feats[:dim]
-            _fn("cs_l2_normalize")(cbuf(cls), 1, dim)
-            text, count = self._texts("cs_prompt_ensemble", names)
-        logits = [logit_scale * sum(cls[d] * text[t * dim + d] for d in range(dim))
-                  for t in range(count)]
-        top = max(logits)
-        e = [math.exp(v - top) for v in logits]
-        s = sum(e)
-        return [v / s for v in e]
+            sim, n_tokens, count, _, _, _, feats, text = self._similarity_locked(
+                image, texts, size, self._form(count, False))
+            probs = zeros("f", count)
+            _call("cs_class_probabilities", cbuf(feats), 1, n_tokens, cbuf(text), count,
+                  self.embed_dim, float(scale), cbuf(probs), count)
+            peaks = zeros("f", count)
+            _call("cs_similarity_peaks", cbuf(sim), 1, n_tokens, count, cbuf(peaks), count)
+        return [{"text": names[t], "score": probs[t], "peak": peaks[t]} for t in range(count)]
+
 
 
 def similarity_to_points(similarity, grid_h, grid_w, image_w, image_h, threshold=0.8,
                          down_sample=2):
-    """SAM points from one text's raw similarity over the grid (cs_similarity_to_points):
-    similarity: grid_h * grid_w floats (no class token). Returns (points [[x, y], ...],
-    labels [1/0, ...]), positives first, in pixels of an image_w x image_h image."""
+    """SAM points from raw similarity over the grid (no class token), in pixels of an
+    image_w x image_h image. Returns (points [[x, y], ...], labels [1/0, ...]).
+
+    similarity: grid_h * grid_w floats of one text (cs_similarity_to_points: positives first),
+    or a 2-D [grid_h * grid_w, T] tensor of the empty-text similarity of T texts
+    (cs_similarity_to_points_multi: negatives from the mean of the min-maxed columns first, then
+    each text's positives)."""
     buf, shape, ptr = as_float32(similarity)
-    cells = 1
-    for d in shape:
-        cells *= d
-    if cells != grid_h * grid_w:
-        raise ValueError("similarity holds %d values, grid is %d x %d" % (cells, grid_h, grid_w))
-    cap = max(cells, 1)
+    cells = grid_h * grid_w
+    if len(shape) == 2:
+        if shape[0] != cells:
+            raise ValueError("similarity has %d rows, grid is %d x %d" % (shape[0], grid_h, grid_w))
+        count = shape[1]
+    else:
+        total = 1
+        for d in shape:
+            total *= d
+        if total != cells:
+            raise ValueError("similarity holds %d values, grid is %d x %d"
+                             % (total, grid_h, grid_w))
+        count = 0
+    cap = max((count + 1) * cells, 1)
     xy = (ctypes.c_int * (2 * cap))()
     labels = (ctypes.c_int * cap)()
     got = ctypes.c_size_t()
-    _call("cs_similarity_to_points", ptr, int(grid_h), int(grid_w), int(image_w), int(image_h),
-          float(threshold), int(down_sample), xy, labels, cap, ctypes.byref(got))
+    if count:
+        _call("cs_similarity_to_points_multi", ptr, int(grid_h), int(grid_w), count, int(image_w),
+              int(image_h), float(threshold), int(down_sample), xy, labels, cap,
+              ctypes.byref(got))
+    else:
+        _call("cs_similarity_to_points", ptr, int(grid_h), int(grid_w), int(image_w),
+              int(image_h), float(threshold), int(down_sample), xy, labels, cap,
+              ctypes.byref(got))
     k = got.value
     return [[xy[2 * j], xy[2 * j + 1]] for j in range(k)], [labels[j] for j in range(k)]
