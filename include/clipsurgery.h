@@ -213,9 +213,21 @@ CS_API void cs_decode_params_default(cs_decode_params *params);
 
 /* Decodes PNG or JPEG (detected from the signature) to 8-bit RGB as PIL's
  * Image.open(f).convert("RGB"): gray replicated, palette expanded (tRNS ignored), alpha dropped,
- * 16-bit samples keep the high byte, CMYK/YCCK converted as PIL does. params may be NULL.
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_IO, CS_ERR_FORMAT, CS_ERR_UNSUPPORTED,
- *         CS_ERR_TOO_LARGE, CS_ERR_CORRUPT_DATA, CS_ERR_OUT_OF_MEMORY. */
+ * 16-bit samples keep the high byte, CMYK/YCCK converted as PIL does (every 4-component JPEG
+ * read as inverted Adobe CMYK, then PIL's naive CMYK -> RGB). params may be NULL (defaults).
+ * EXIF orientation is ignored unless CS_DECODE_APPLY_EXIF_ORIENTATION (JPEG APP1, PNG eXIf).
+ * The header's width/height are checked (0 rejected, pixel cap, size_t overflow) before any
+ * pixel buffer is allocated. libpng/libjpeg errors become CS_ERR_FORMAT (CS_ERR_UNSUPPORTED for
+ * codings the library lacks) with the library's message in cs_last_error(); libjpeg warnings
+ * ("Corrupt JPEG data", "Premature end of JPEG file") give CS_ERR_CORRUPT_DATA unless
+ * CS_DECODE_ACCEPT_WARNINGS; a PNG CRC error fails in any chunk unless that flag (then bad
+ * ancillary chunks are skipped). A missing IEND is accepted, as PIL does.
+ * *out: a library-owned image (stride 3 * width) to release with cs_image_free(); untouched
+ * on failure.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, params->size too small, unknown flags),
+ *         CS_ERR_IO, CS_ERR_FORMAT (unknown signature, empty, malformed, zero width/height),
+ *         CS_ERR_UNSUPPORTED, CS_ERR_TOO_LARGE (pixel cap), CS_ERR_CORRUPT_DATA,
+ *         CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_image_decode_file(const char *path, const cs_decode_params *params,
                                       cs_image **out);
 CS_API cs_status cs_image_decode_memory(const void *data, size_t size,
@@ -223,14 +235,19 @@ CS_API cs_status cs_image_decode_memory(const void *data, size_t size,
 CS_API void cs_image_free(cs_image *image);
 
 /* CLIP preprocessing (REFERENCE 1): resize to size x size with PIL's BICUBIC (antialiased, PIL's
- * fixed-point arithmetic), then (v/255 - mean)/std with CLIP's mean/std.
+ * fixed-point arithmetic), then (v/255 - mean)/std with CLIP's mean/std, in float32 as
+ * torchvision's ToTensor + Normalize. size: 1..65536 (224 default CLIP, 512 high resolution).
  * out: [3, size, size] float32, CHW, caller-owned, capacity in floats.
  * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_image_preprocess(const cs_image *image, int size, float *out,
                                      size_t capacity);
 
-/* Resize 8-bit RGB as PIL's Image.resize((out_w, out_h), BICUBIC). out: caller-owned
- * [out_h, out_w, 3] uint8 (stride 3*out_w), capacity in bytes. */
+/* Resize 8-bit RGB as PIL's Image.resize((out_w, out_h), BICUBIC), bit-exact (Pillow's
+ * libImaging/Resample.c arithmetic: horizontal then vertical pass, unchanged axes skipped,
+ * 22-bit fixed-point weights). out: caller-owned [out_h, out_w, 3] uint8 (stride 3*out_w),
+ * capacity in bytes.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_TOO_LARGE,
+ *         CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_image_resize_bicubic(const cs_image *image, int out_w, int out_h,
                                          uint8_t *out, size_t capacity);
 
@@ -244,21 +261,27 @@ CS_API cs_status cs_image_resize_bicubic(const cs_image *image, int out_w, int o
 CS_API cs_status cs_resize_bilinear(const float *src, int src_h, int src_w, int channels,
                                     float *dst, int dst_h, int dst_w, size_t dst_capacity);
 
-/* Writes an 8-bit PNG. channels: 1 (gray) or 3 (RGB); palette (may be NULL): n_palette RGB
- * triples for a channels == 1 paletted image whose values index it.
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_IO. */
+/* Writes an 8-bit PNG. pixels: height rows of `stride` bytes. channels: 1 (gray) or 3 (RGB);
+ * palette (may be NULL): n_palette (1..256) RGB triples for a channels == 1 paletted image whose
+ * values index it (an index >= n_palette is CS_ERR_INVALID_ARGUMENT). Written to path.tmp and
+ * renamed, so a failure leaves no partial file.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_IO, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_png_write(const char *path, const uint8_t *pixels, int width, int height,
                               size_t stride, int channels, const uint8_t *palette,
                               int n_palette);
 
-/* OpenCV's COLORMAP_JET: 256 RGB triples (static, read-only). */
+/* OpenCV's COLORMAP_JET exactly as cv2.applyColorMap builds it, in RGB order: 256 triples
+ * (static, read-only). Entry 0 is (0, 0, 128), entry 255 is (128, 0, 0). */
 CS_API const uint8_t *cs_colormap_jet(void);
 
 /* Reference overlay: m8 = trunc(255 * map), colour = JET(m8), out = trunc(0.4*image + 0.6*colour)
  * per channel. map: values in [0,1] for pixel (y, x) at map[(y * image->width + x) * map_stride]
  * (map_stride = T and an offset of t selects text t of a [H, W, T] map tensor).
- * out: caller-owned [height, width, 3] uint8, capacity in bytes.
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL. */
+ * out: caller-owned [height, width, 3] uint8 RGB, capacity in bytes. The 255 * map product is
+ * in float32 and the blend in double, as the reference demo (numpy/cv2); the demo blends in BGR
+ * and converts to RGB, which is the same per-channel result as blending RGB image with RGB JET.
+ * Map values outside [0, 1] (and NaN) are clamped to the table's ends (NaN -> entry 0).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_TOO_LARGE. */
 CS_API cs_status cs_overlay_jet(const cs_image *image, const float *map, size_t map_stride,
                                 uint8_t *out, size_t capacity);
 
