@@ -186,6 +186,18 @@ class LibraryTest(unittest.TestCase):
         self.assertIn(missing, r.stdout)
         self.assertIn("CLIPSURGERY_LIBRARY", r.stdout)
 
+    def test_source_tree_build_is_found_without_the_variable(self):
+        if os.path.realpath(BUILD) != os.path.realpath(os.path.join(ROOT, "build")):
+            self.skipTest("BUILD is not the source tree's build/ folder")
+        env = dict(os.environ)
+        env.pop("CLIPSURGERY_LIBRARY", None)
+        code = ("import sys; sys.path.insert(0, %r)\nimport clipsurgery\n"
+                "print(clipsurgery.version())\n" % os.path.join(ROOT, "bindings", "python"))
+        r = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), clipsurgery.version())
+
     def test_wrong_major_version_is_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "fake.c")
