@@ -120,7 +120,7 @@ check: ensure-deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: all $(TEST_BIN)
-	@BUILD=$(BUILD) CS_FIXTURES=$(CS_FIXTURES) PYTHON=$(PYTHON) sh tests/run-all.sh $(TEST_BIN)
+	@BUILD=$(BUILD) SAN=$(SAN) CS_FIXTURES=$(CS_FIXTURES) PYTHON=$(PYTHON) sh tests/run-all.sh $(TEST_BIN)
 
 # ASan + UBSan build of the library and the C tests, in its own folder.
 asan: ensure-deps

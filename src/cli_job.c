@@ -1,0 +1,382 @@
+/* Shared pipeline of heatmap, points, segment and labels. */
+#include "cli_job.h"
+
+#include "safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress(const cli_job *job, int done, int total, double t0)
+{
+    if (total <= 1) return;
+    double dt = cli_now() - t0;
+    fprintf(stderr, "clipsurgery %s: [%d/%d] %.2f images/s\n", job->cmd, done, total,
+            dt > 0 ? done / dt : 0.0);
+}
+
+static int is_regular_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int parse_map_size(const char *s, int *h, int *w)
+{
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || (*end != 'x' && *end != 'X')) return -1;
+    const char *q = end + 1;
+    long b = strtol(q, &end, 10);
+    if (end == q || *end || a < 1 || b < 1 || a > 65535 || b > 65535) return -1;
+    *h = (int)a;
+    *w = (int)b;
+    return 0;
+}
+
+int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *help)
+{
+    const char *cmd = job->cmd;
+    job->size = 224;
+    job->threshold = 0.8f;
+    job->surgery_blocks = -1;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int *after_dd = calloc((size_t)argc + 1, sizeof *after_dd);
+    if (!pos || !after_dd) {
+        free(pos);
+        free(after_dd);
+        fprintf(stderr, "clipsurgery %s: out of memory\n", cmd);
+        return CLI_RUNTIME;
+    }
+    int n_pos = 0, dd = 0, rc = -1;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (dd || a[0] != '-' || a[1] == '\0') {
+            after_dd[n_pos] = dd;
+            pos[n_pos++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) dd = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            rc = CLI_OK;
+        } else if (strcmp(a, "--empty-text") == 0 && (kind & (JOB_HEATMAP | JOB_SEGMENT | JOB_LABELS)))
+            job->empty_text = 1;
+        else if (strcmp(a, "--no-cache") == 0)
+            job->no_cache = 1;
+        else if (!next)
+            rc = cli_usage_error(cmd, "%s needs a value", a);
+        else if (strcmp(a, "--vocab") == 0) job->vocab = argv[++i];
+        else if (strcmp(a, "--batch") == 0) job->batch_list = argv[++i];
+        else if (strcmp(a, "--out-dir") == 0 && (kind & JOB_HEATMAP)) job->out_dir = argv[++i];
+        else if (strcmp(a, "--maps") == 0 && (kind & JOB_HEATMAP)) job->maps_path = argv[++i];
+        else if (strcmp(a, "--out") == 0 && (kind & JOB_SEGMENT)) job->out_mask = argv[++i];
+        else if (strcmp(a, "--size") == 0) {
+            if (cli_parse_int(argv[++i], 1, 8192, &job->size)) rc = cli_usage_error(cmd, "bad --size %s", argv[i]);
+        } else if (strcmp(a, "--threads") == 0) {
+            if (cli_parse_int(argv[++i], 0, 1024, &job->threads)) rc = cli_usage_error(cmd, "bad --threads %s", argv[i]);
+        } else if (strcmp(a, "--surgery-blocks") == 0) {
+            if (cli_parse_int(argv[++i], 0, 1024, &job->surgery_blocks))
+                rc = cli_usage_error(cmd, "bad --surgery-blocks %s", argv[i]);
+        } else if (strcmp(a, "--map-size") == 0) {
+            if (parse_map_size(argv[++i], &job->map_h, &job->map_w))
+                rc = cli_usage_error(cmd, "bad --map-size %s (HxW, e.g. 375x500)", argv[i]);
+        } else if (strcmp(a, "--threshold") == 0 && (kind & JOB_POINTS)) {
+            char *end;
+            job->threshold = strtof(argv[++i], &end);
+            if (*end || !(job->threshold >= 0.0f && job->threshold <= 1.0f))
+                rc = cli_usage_error(cmd, "bad --threshold %s (0..1)", argv[i]);
+        } else
+            rc = cli_usage_error(cmd, "unknown option %s", a);
+    }
+    if (rc < 0 && n_pos < 1) rc = cli_usage_error(cmd, "MODEL is required");
+    if (rc < 0) {
+        job->model_path = pos[0];
+        job->image_args = calloc((size_t)n_pos + 1, sizeof *job->image_args);
+        job->texts = calloc((size_t)n_pos + 1, sizeof *job->texts);
+        if (!job->image_args || !job->texts) rc = CLI_RUNTIME;
+        int k = 1;
+        /* images: the first positional (unless --batch), then existing files until "--" */
+        if (rc < 0 && !job->batch_list && k < n_pos && !after_dd[k]) job->image_args[job->n_image_args++] = pos[k++];
+        while (rc < 0 && k < n_pos && !after_dd[k] && is_regular_file(pos[k]))
+            job->image_args[job->n_image_args++] = pos[k++];
+        while (rc < 0 && k < n_pos) job->texts[job->n_texts++] = pos[k++];
+        if (rc < 0 && job->n_image_args == 0 && !job->batch_list)
+            rc = cli_usage_error(cmd, "IMAGE is required");
+        if (rc < 0 && job->n_texts == 0) rc = cli_usage_error(cmd, "at least one TEXT is required");
+        if (rc < 0 && (kind & JOB_SEGMENT) && !job->out_mask) rc = cli_usage_error(cmd, "--out MASK.png is required");
+        if (rc < 0 && (kind & JOB_SEGMENT) && job->n_texts > 255) rc = cli_usage_error(cmd, "at most 255 texts");
+    }
+    free(pos);
+    free(after_dd);
+    return rc;
+}
+
+/* Reads --batch LIST: one path a line (blank lines and lines starting with # skipped). */
+static int read_batch_list(cli_job *job)
+{
+    FILE *f = fopen(job->batch_list, "r");
+    if (!f) {
+        fprintf(stderr, "clipsurgery %s: cannot open --batch list %s\n", job->cmd, job->batch_list);
+        return CLI_RUNTIME;
+    }
+    char line[4096];
+    int cap = job->n_image_args + 16;
+    char **list = malloc(sizeof *list * (size_t)cap);
+    int n = 0;
+    for (int i = 0; list && i < job->n_image_args; i++) list[n++] = strdup(job->image_args[i]);
+    while (list && fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        if (len == 0 || line[0] == '#') continue;
+        if (n == cap) {
+            cap *= 2;
+            char **nl = realloc(list, sizeof *list * (size_t)cap);
+            if (!nl) break;
+            list = nl;
+        }
+        list[n++] = strdup(line);
+    }
+    fclose(f);
+    if (!list) return CLI_RUNTIME;
+    free(job->image_args);
+    job->image_args = list;
+    job->n_image_args = n;
+    job->batch_list = NULL; /* the list now owns its strings: freed in cli_job_free */
+    return CLI_OK;
+}
+
+int cli_job_prepare(cli_job *job)
+{
+    if (job->batch_list) {
+        int rc = read_batch_list(job);
+        if (rc != CLI_OK) return rc;
+        job->owns_image_args = 1;
+        if (job->n_image_args == 0) return cli_usage_error(job->cmd, "the --batch list names no image");
+    }
+    job->model = cli_load_model(job->cmd, job->model_path, job->vocab);
+    if (!job->model) return CLI_RUNTIME;
+    cs_context_params cp;
+    cs_context_params_default(&cp);
+    cp.n_threads = job->threads;
+    cs_status s = cs_context_create(job->model, &cp, &job->ctx);
+    if (s != CS_OK) return cli_status_error(job->cmd, "context", s);
+    job->dim = cs_model_embed_dim(job->model);
+    job->text_features = malloc(sizeof(float) * (size_t)job->n_texts * (size_t)job->dim);
+    job->redundant = malloc(sizeof(float) * (size_t)job->dim);
+    if (!job->text_features || !job->redundant) {
+        fprintf(stderr, "clipsurgery %s: out of memory\n", job->cmd);
+        return CLI_RUNTIME;
+    }
+    int rc = cli_cached_ensemble(job->cmd, job->ctx, job->model_path, job->vocab, !job->no_cache,
+                                 (const char *const *)job->texts, job->n_texts, job->dim,
+                                 job->text_features);
+    if (rc != CLI_OK) return rc;
+    const char *empty[1] = {""};
+    return cli_cached_ensemble(job->cmd, job->ctx, job->model_path, job->vocab, !job->no_cache,
+                               empty, 1, job->dim, job->redundant);
+}
+
+static char *stem_of(const char *path, int index)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char *s = malloc(n + 16);
+    if (!s) return NULL;
+    memcpy(s, base, n);
+    s[n] = '\0';
+    if (index >= 0) snprintf(s + n, 16, "_%d", index);
+    return s;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int push(cli_input **list, int *n, int *cap, cli_input in)
+{
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        cli_input *nl = realloc(*list, sizeof *nl * (size_t)nc);
+        if (!nl) return -1;
+        *list = nl;
+        *cap = nc;
+    }
+    (*list)[(*n)++] = in;
+    return 0;
+}
+
+static int load_pixel_values(cli_job *job, const char *path, cli_input **list, int *n, int *cap)
+{
+    cs_safetensors *st = NULL;
+    cs_status s = cs_st_open(path, &st);
+    if (s != CS_OK) return cli_status_error(job->cmd, path, s);
+    const cs_st_tensor *t = cs_st_find(st, "pixel_values");
+    int rc = CLI_OK;
+    if (!t || (t->ndim != 3 && t->ndim != 4) || t->shape[t->ndim - 3] != 3 ||
+        t->shape[t->ndim - 1] < 1 || t->shape[t->ndim - 2] < 1 || t->shape[t->ndim - 1] > 16384 ||
+        t->shape[t->ndim - 2] > 16384 || (t->ndim == 4 && (t->shape[0] < 1 || t->shape[0] > 4096)) ||
+        (t->dtype != CS_DT_F32 && t->dtype != CS_DT_F16 && t->dtype != CS_DT_BF16)) {
+        fprintf(stderr, "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or [B, 3, H, W]\n",
+                job->cmd, path);
+        cs_st_close(st);
+        return CLI_RUNTIME;
+    }
+    int b = t->ndim == 4 ? (int)t->shape[0] : 1;
+    int h = (int)t->shape[t->ndim - 2], w = (int)t->shape[t->ndim - 1];
+    size_t per = (size_t)3 * h * w;
+    float *all = malloc(sizeof(float) * t->n_elements);
+    if (!all || cs_st_to_f32(t, all) != CS_OK) rc = CLI_RUNTIME;
+    for (int i = 0; rc == CLI_OK && i < b; i++) {
+        cli_input in;
+        memset(&in, 0, sizeof in);
+        in.path = strdup(path);
+        in.stem = stem_of(path, b > 1 ? i : -1);
+        in.pixels = malloc(sizeof(float) * per);
+        if (!in.path || !in.stem || !in.pixels) {
+            free(in.path);
+            free(in.stem);
+            free(in.pixels);
+            rc = CLI_RUNTIME;
+            break;
+        }
+        memcpy(in.pixels, all + per * (size_t)i, sizeof(float) * per);
+        in.height = h;
+        in.width = w;
+        in.map_h = job->map_h ? job->map_h : h;
+        in.map_w = job->map_w ? job->map_w : w;
+        if (push(list, n, cap, in) != 0) rc = CLI_RUNTIME;
+    }
+    free(all);
+    cs_st_close(st);
+    return rc;
+}
+
+static int load_image(cli_job *job, const char *path, cli_input *in)
+{
+    memset(in, 0, sizeof *in);
+    cs_decode_params dp;
+    cs_decode_params_default(&dp);
+    cs_status s = cs_image_decode_file(path, &dp, &in->image);
+    if (s != CS_OK) return cli_status_error(job->cmd, path, s);
+    size_t n = (size_t)3 * job->size * job->size;
+    in->pixels = malloc(sizeof(float) * n);
+    in->path = strdup(path);
+    in->stem = stem_of(path, -1);
+    if (!in->pixels || !in->path || !in->stem) return CLI_RUNTIME;
+    s = cs_image_preprocess(in->image, job->size, in->pixels, n);
+    if (s != CS_OK) return cli_status_error(job->cmd, path, s);
+    in->height = in->width = job->size;
+    in->map_h = job->map_h ? job->map_h : in->image->height;
+    in->map_w = job->map_w ? job->map_w : in->image->width;
+    return CLI_OK;
+}
+
+int cli_job_inputs(cli_job *job, cli_input **inputs, int *n_inputs)
+{
+    cli_input *list = NULL;
+    int n = 0, cap = 0, rc = CLI_OK;
+    for (int i = 0; rc == CLI_OK && i < job->n_image_args; i++) {
+        const char *p = job->image_args[i];
+        if (ends_with(p, ".safetensors")) {
+            rc = load_pixel_values(job, p, &list, &n, &cap);
+        } else {
+            cli_input in;
+            rc = load_image(job, p, &in);
+            if (rc == CLI_OK && push(&list, &n, &cap, in) != 0) rc = CLI_RUNTIME;
+            if (rc != CLI_OK) cli_inputs_free(&in, 1);
+        }
+    }
+    if (rc != CLI_OK) {
+        cli_inputs_free(list, n);
+        return rc;
+    }
+    *inputs = list;
+    *n_inputs = n;
+    return CLI_OK;
+}
+
+void cli_inputs_free(cli_input *inputs, int n)
+{
+    for (int i = 0; inputs && i < n; i++) {
+        free(inputs[i].path);
+        free(inputs[i].stem);
+        free(inputs[i].pixels);
+        cs_image_free(inputs[i].image);
+    }
+}
+
+int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n_tokens,
+                     int *grid_h, int *grid_w)
+{
+    int nt = cs_model_image_tokens(job->model, in->height, in->width);
+    if (nt <= 0) {
+        fprintf(stderr, "clipsurgery %s: %s: input %dx%d is not a multiple of the patch size %d\n",
+                job->cmd, in->path, in->height, in->width, cs_model_patch_size(job->model));
+        return CLI_RUNTIME;
+    }
+    size_t n = (size_t)nt * (size_t)job->dim;
+    float *f = malloc(sizeof(float) * n);
+    if (!f) return CLI_RUNTIME;
+    cs_surgery_params sp;
+    cs_surgery_params_default(&sp);
+    if (job->surgery_blocks >= 0) sp.n_blocks = job->surgery_blocks;
+    cs_status s = cs_surgery_apply(job->ctx, &sp, in->pixels, 1, in->height, in->width, f, n);
+    if (s != CS_OK) {
+        free(f);
+        return cli_status_error(job->cmd, in->path, s);
+    }
+    cs_l2_normalize(f, (size_t)nt, (size_t)job->dim);
+    *features = f;
+    *n_tokens = nt;
+    int p = cs_model_patch_size(job->model);
+    *grid_h = in->height / p;
+    *grid_w = in->width / p;
+    return CLI_OK;
+}
+
+int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int force_empty,
+                       float **similarity)
+{
+    size_t n = (size_t)n_tokens * (size_t)job->n_texts;
+    float *sim = malloc(sizeof(float) * n);
+    if (!sim) return CLI_RUNTIME;
+    cs_status s;
+    if (job->n_texts > 1 && !job->empty_text && !force_empty)
+        s = cs_feature_surgery_label_set(features, 1, n_tokens, job->text_features, job->n_texts,
+                                         job->dim, sim, n);
+    else
+        s = cs_feature_surgery_empty_text(features, 1, n_tokens, job->text_features, job->n_texts,
+                                          job->redundant, job->dim, sim, n);
+    if (s != CS_OK) {
+        free(sim);
+        return cli_status_error(job->cmd, "feature surgery", s);
+    }
+    *similarity = sim;
+    return CLI_OK;
+}
+
+void cli_job_free(cli_job *job)
+{
+    if (job->owns_image_args)
+        for (int i = 0; i < job->n_image_args; i++) free(job->image_args[i]);
+    free(job->image_args);
+    free(job->texts);
+    free(job->text_features);
+    free(job->redundant);
+    cs_context_free(job->ctx);
+    cs_model_free(job->model);
+}

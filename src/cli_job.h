@@ -1,0 +1,65 @@
+/* The shared pipeline of the map-producing subcommands (heatmap, points, segment, labels):
+ * argument parsing, inputs (image files or pixel_values tensors), the text-feature cache, and
+ * the surgery image encoder + feature surgery per image. */
+#ifndef CS_CLI_JOB_H
+#define CS_CLI_JOB_H
+
+#include "cli.h"
+
+typedef struct cli_input {
+    char *path;          /* as given */
+    char *stem;          /* file name without folder and extension (+ "_<b>" inside a batch) */
+    cs_image *image;     /* decoded image; NULL for pixel_values input */
+    float *pixels;       /* [3, height, width] normalised */
+    int height, width;   /* encoder input size */
+    int map_h, map_w;    /* output map size: the original image, or --map-size */
+} cli_input;
+
+typedef struct cli_job {
+    const char *cmd;
+    const char *model_path, *vocab, *out_dir, *maps_path, *out_mask, *batch_list;
+    int size, threads, empty_text, no_cache, map_h, map_w, surgery_blocks;
+    float threshold;
+    char **image_args;
+    int n_image_args, owns_image_args;
+    char **texts;
+    int n_texts;
+    /* filled by cli_job_prepare */
+    cs_model *model;
+    cs_context *ctx;
+    int dim;
+    float *text_features;   /* [n_texts, dim] prompt ensembles, normalised */
+    float *redundant;       /* [dim] ensemble of "" */
+} cli_job;
+
+enum { JOB_HEATMAP = 1, JOB_POINTS = 2, JOB_SEGMENT = 4, JOB_LABELS = 8 };
+
+/* Parses argv (argv[0] is the subcommand). Returns -1 to continue, or an exit code (help printed,
+ * usage error). */
+int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *help);
+/* Loads model, context, text features (through the cache). Returns CLI_OK or an exit code. */
+int cli_job_prepare(cli_job *job);
+/* Loads input i of the job's image arguments (expanding batches of pixel_values) into a
+ * malloc'd array. Returns CLI_OK or an exit code. */
+int cli_job_inputs(cli_job *job, cli_input **inputs, int *n_inputs);
+void cli_inputs_free(cli_input *inputs, int n);
+/* Surgery features of one input, L2-normalised per token: [n_tokens, dim] malloc'd. */
+int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n_tokens,
+                     int *grid_h, int *grid_w);
+/* Similarity after feature surgery: label-set form when n_texts > 1 and not empty_text (or
+ * force_empty), else the empty-text form. [n_tokens, n_texts] malloc'd. */
+int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int force_empty,
+                       float **similarity);
+void cli_job_free(cli_job *job);
+/* Progress line on stderr when total > 1: "[done/total] x images/s". */
+void cli_progress(const cli_job *job, int done, int total, double t0);
+double cli_now(void);
+
+/* Text-feature cache (text_cache.c): prompt ensembles cached per (model file identity,
+ * vocabulary, class name) under $XDG_CACHE_HOME/clipsurgery (or ~/.cache/clipsurgery), written to
+ * a temporary file then renamed, so concurrent writers are safe. out: [n, dim]. */
+int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path,
+                        const char *vocab, int use_cache, const char *const *names, int n,
+                        int dim, float *out);
+
+#endif

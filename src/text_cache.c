@@ -1,0 +1,147 @@
+/* On-disk cache of prompt ensembles, one small file per (model identity, class name). */
+#include "cli_job.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CACHE_MAGIC "CSTF1\n"
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Identity of a file or folder: real path, size and modification time. */
+static uint64_t identity(uint64_t h, const char *path)
+{
+    if (!path) return fnv1a(h, "-", 1);
+    char real[PATH_MAX];
+    const char *p = realpath(path, real) ? real : path;
+    h = fnv1a(h, p, strlen(p) + 1);
+    struct stat sb;
+    if (stat(p, &sb) == 0) {
+        int64_t v[3] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec};
+        h = fnv1a(h, v, sizeof v);
+    }
+    return h;
+}
+
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int cache_dir(char *buf, size_t cap, uint64_t model_id)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+    if (xdg && *xdg) n = snprintf(buf, cap, "%s/clipsurgery/%016llx", xdg, (unsigned long long)model_id);
+    else if (home && *home) n = snprintf(buf, cap, "%s/.cache/clipsurgery/%016llx", home, (unsigned long long)model_id);
+    else return -1;
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int read_entry(const char *file, const char *name, int dim, float *out)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) return -1;
+    char magic[6];
+    uint32_t d = 0, len = 0;
+    int ok = fread(magic, 1, 6, f) == 6 && memcmp(magic, CACHE_MAGIC, 6) == 0 &&
+             fread(&d, 4, 1, f) == 1 && d == (uint32_t)dim && fread(&len, 4, 1, f) == 1 &&
+             len == strlen(name);
+    if (ok) {
+        char *stored = malloc(len + 1);
+        ok = stored && fread(stored, 1, len, f) == len && memcmp(stored, name, len) == 0;
+        free(stored);
+    }
+    ok = ok && fread(out, sizeof(float), (size_t)dim, f) == (size_t)dim;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+static void write_entry(const char *file, const char *name, int dim, const float *v)
+{
+    char tmp[PATH_MAX + 128];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", file, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    uint32_t d = (uint32_t)dim, len = (uint32_t)strlen(name);
+    int ok = fwrite(CACHE_MAGIC, 1, 6, f) == 6 && fwrite(&d, 4, 1, f) == 1 &&
+             fwrite(&len, 4, 1, f) == 1 && fwrite(name, 1, len, f) == len &&
+             fwrite(v, sizeof(float), (size_t)dim, f) == (size_t)dim;
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, file) != 0) remove(tmp);
+}
+
+int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path,
+                        const char *vocab, int use_cache, const char *const *names, int n,
+                        int dim, float *out)
+{
+    char dir[PATH_MAX];
+    uint64_t id = identity(identity(14695981039346656037ull, model_path), vocab);
+    if (use_cache && (cache_dir(dir, sizeof dir, id) != 0 || mkdirs(dir) != 0)) use_cache = 0;
+    /* which names are missing */
+    const char **missing = malloc(sizeof *missing * (size_t)(n > 0 ? n : 1));
+    int *slot = malloc(sizeof *slot * (size_t)(n > 0 ? n : 1));
+    if (!missing || !slot) {
+        free(missing);
+        free(slot);
+        fprintf(stderr, "clipsurgery %s: out of memory\n", cmd);
+        return CLI_RUNTIME;
+    }
+    int n_missing = 0;
+    char file[PATH_MAX + 64];
+    for (int i = 0; i < n; i++) {
+        if (use_cache) {
+            uint64_t h = fnv1a(14695981039346656037ull, names[i], strlen(names[i]));
+            snprintf(file, sizeof file, "%s/%016llx.f32", dir, (unsigned long long)h);
+            if (read_entry(file, names[i], dim, out + (size_t)i * dim) == 0) continue;
+        }
+        missing[n_missing] = names[i];
+        slot[n_missing++] = i;
+    }
+    int rc = CLI_OK;
+    if (n_missing > 0) {
+        float *fresh = malloc(sizeof(float) * (size_t)n_missing * (size_t)dim);
+        cs_status s = fresh ? cs_prompt_ensemble(ctx, missing, n_missing, fresh,
+                                                 (size_t)n_missing * (size_t)dim)
+                            : CS_ERR_OUT_OF_MEMORY;
+        if (s != CS_OK) {
+            rc = cli_status_error(cmd, "prompt ensemble", s);
+        } else {
+            for (int j = 0; j < n_missing; j++) {
+                memcpy(out + (size_t)slot[j] * dim, fresh + (size_t)j * dim, sizeof(float) * (size_t)dim);
+                if (use_cache) {
+                    uint64_t h = fnv1a(14695981039346656037ull, missing[j], strlen(missing[j]));
+                    snprintf(file, sizeof file, "%s/%016llx.f32", dir, (unsigned long long)h);
+                    write_entry(file, missing[j], dim, fresh + (size_t)j * dim);
+                }
+            }
+        }
+        free(fresh);
+    }
+    free(missing);
+    free(slot);
+    return rc;
+}
