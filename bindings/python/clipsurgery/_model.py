@@ -25,6 +25,7 @@ STATUS_NAMES = {
 }
 
 CS_ATTN_VV = 1
+_ENSEMBLE_CACHE_LIMIT = 4096  # class names whose prompt ensembles a Model keeps
 
 
 class ClipSurgeryError(Exception):
@@ -122,6 +123,7 @@ class Model(object):
         self._ctx = None
         self._lock = threading.Lock()
         self._redundant = None
+        self._ensembles = {}  # class name (UTF-8) -> array('f') of embed_dim, normalised
         params = L.ModelParams()
         _fn("cs_model_params_default")(ctypes.byref(params))
         self._vocab_bytes = os.fsencode(vocab) if vocab is not None else None
@@ -270,10 +272,26 @@ class Model(object):
         return wrap(out, (len(rows), self.embed_dim))
 
     def _texts(self, name, texts):
+        """Features of texts (flat [T * D]) from cs_encode_texts or cs_prompt_ensemble. Prompt
+        ensembles are cached per class name for the Model's lifetime (85 encodes each)."""
         arr, count, _ = _encode_texts(texts)
-        n = count * self.embed_dim
-        out = zeros("f", n)
-        _call(name, self._context(), arr, count, cbuf(out), n)
+        dim = self.embed_dim
+        out = zeros("f", count * dim)
+        if name != "cs_prompt_ensemble":
+            _call(name, self._context(), arr, count, cbuf(out), count * dim)
+            return out, count
+        keys = [arr[i] for i in range(count)]
+        missing = sorted(set(k for k in keys if k not in self._ensembles))
+        if missing:
+            got = zeros("f", len(missing) * dim)
+            _call(name, self._context(), (ctypes.c_char_p * len(missing))(*missing),
+                  len(missing), cbuf(got), len(missing) * dim)
+            if len(self._ensembles) + len(missing) > _ENSEMBLE_CACHE_LIMIT:
+                self._ensembles.clear()
+            for i, k in enumerate(missing):
+                self._ensembles[k] = got[i * dim:(i + 1) * dim]
+        for i, k in enumerate(keys):
+            out[i * dim:(i + 1) * dim] = self._ensembles[k]
         return out, count
 
     def encode_text(self, texts):
