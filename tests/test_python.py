@@ -330,18 +330,24 @@ class ModelErrorsTest(unittest.TestCase):
             with self.assertRaises(ValueError):
                 m.encode_image(gold()["input.x64"].nested(), mode="other")
 
-    @needs("cs_encode_texts", "cs_context_create")
+    @needs("cs_encode_texts", "cs_context_create", "cs_tokenize_context")
     def test_text_without_vocabulary(self):
+        # the golden folder holds no vocabulary beside the weights
         with clipsurgery.Model(MODELS["openai-f32"], vocab=None) as m:
-            try:
+            with self.assertRaises(ClipSurgeryError) as cm:
                 m.encode_text(["a photo"])
-            except ClipSurgeryError as exc:
-                if "not implemented" in str(exc):
-                    self.skipTest(str(exc))
-                self.assertEqual(exc.name, "CS_ERR_NO_VOCABULARY")
-            else:
-                # vocabulary discovery may find one beside the weights; then the call works
-                pass
+            self.assertEqual(cm.exception.name, "CS_ERR_NO_VOCABULARY")
+            self.assertTrue(cm.exception.message)
+            with self.assertRaises(ClipSurgeryError) as cm:
+                m.tokenize("a photo")
+            self.assertEqual(cm.exception.name, "CS_ERR_NO_VOCABULARY")
+
+    @needs("cs_tokenize_context")
+    def test_missing_vocabulary_file(self):
+        with self.assertRaises(ClipSurgeryError) as cm:
+            clipsurgery.Model(MODELS["openai-f32"], vocab="/nonexistent/vocab.txt.gz")
+        self.assertEqual(cm.exception.name, "CS_ERR_IO")
+        self.assertIn("/nonexistent/vocab.txt.gz", cm.exception.message)
 
 
 @needs("cs_context_create", "cs_encode_images", "cs_surgery_apply")
