@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -504,6 +505,14 @@ static cs_status read_config(const char *dir, config *cfg)
 static cs_status load_vocabulary(cs_model *m, const char *dir, const cs_model_params *params)
 {
     if (params && params->vocab_path) return cs_tokenizer_load(params->vocab_path, &m->tokenizer);
+    /* a one-file bundle (clipsurgery convert) carries its merges as a U8 tensor */
+    const cs_st_tensor *bundled = cs_st_find(m->st, "clipsurgery.vocab.merges");
+    if (bundled) {
+        if (bundled->dtype != CS_DT_U8 || bundled->ndim != 1)
+            return cs_fail(CS_ERR_FORMAT, "bundled vocabulary must be a 1-D U8 tensor");
+        return cs_tokenizer_from_merges((const char *)bundled->data, bundled->nbytes,
+                                        "bundled vocabulary", &m->tokenizer);
+    }
     static const char *const candidates[] = {"bpe_simple_vocab_16e6.txt.gz", "vocab.json"};
     for (size_t i = 0; i < 2; i++) {
         char *p = join(dir, candidates[i]);
@@ -516,6 +525,26 @@ static cs_status load_vocabulary(cs_model *m, const char *dir, const cs_model_pa
     }
     if (params && params->require_vocabulary)
         return cs_fail(CS_ERR_NO_VOCABULARY, "no vocabulary beside the weights in %s and none given", dir);
+    return CS_OK;
+}
+
+/* Configuration stored in __metadata__ by clipsurgery convert (overrides the defaults). */
+static cs_status bundle_config(cs_model *m, const char *file)
+{
+    const char *act = cs_st_meta_get(m->st, "clipsurgery.activation");
+    const char *eps = cs_st_meta_get(m->st, "clipsurgery.layer_norm_eps");
+    if (act) {
+        if (strcmp(act, "quick_gelu") == 0) m->activation = CS_ACT_QUICK_GELU;
+        else if (strcmp(act, "gelu") == 0) m->activation = CS_ACT_GELU;
+        else return cs_fail(CS_ERR_UNSUPPORTED, "%s: activation \"%s\" is not supported", file, act);
+    }
+    if (eps) {
+        char *end;
+        double e = strtod(eps, &end);
+        if (*end || !(e > 0 && e < 1))
+            return cs_fail(CS_ERR_FORMAT, "%s: layer_norm_eps \"%s\" out of range", file, eps);
+        m->layer_norm_eps = (float)e;
+    }
     return CS_OK;
 }
 
@@ -556,6 +585,7 @@ CS_API cs_status cs_model_load(const char *path, const cs_model_params *params, 
                          file, NAMES_HF.patch, NAMES_OPENAI.patch);
         m->activation = m->layout == CS_LAYOUT_HF ? cfg.act : CS_ACT_QUICK_GELU;
         m->layer_norm_eps = m->layout == CS_LAYOUT_HF ? cfg.eps : 1e-5f;
+        if (s == CS_OK) s = bundle_config(m, file);
         if (s == CS_OK) s = load_weights(&L, &cfg);
     }
     if (s == CS_OK) s = load_vocabulary(m, dir, &p);
