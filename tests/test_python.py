@@ -7,7 +7,6 @@ C piece is not in the library yet are skipped (listed at the end)."""
 import array
 import ctypes
 import json
-import math
 import os
 import struct
 import subprocess

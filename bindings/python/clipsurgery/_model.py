@@ -322,7 +322,8 @@ class Model(object):
     # --- the surgery pipeline -------------------------------------------------------------
     def _similarity_locked(self, image, texts, size, form, mode="surgery"):
         """-> (similarity flat [n_tokens * T], n_tokens, T, grid_h, grid_w, (H, W) or None,
-        normalised image features [n_tokens * D], text ensemble [T * D]). form: 'label_set', 'empty_text' or 'raw' (plain F G^T)."""
+        normalised image features [n_tokens * D], text ensemble [T * D]).
+        form: 'label_set', 'empty_text' or 'raw' (plain F G^T)."""
         buf, ptr, batch, h, w, orig = self._pixels(image, size)
         if batch != 1:
             raise ValueError("one image at a time (got a batch of %d)" % batch)
