@@ -1,2 +1,16 @@
-"""Python binding of libclipsurgery (ctypes). See README.md."""
-from ._lib import load_library, version  # noqa: F401
+"""Python binding of libclipsurgery (ctypes; numpy optional). See docs/python.md.
+
+    import clipsurgery
+    with clipsurgery.Model("models/clip-vit-base-patch16") as m:
+        maps = m.similarity_maps("photo.jpg", ["person", "bench", "sky"])   # [H, W, 3]
+
+Results are numpy arrays when numpy is importable, else clipsurgery.Array (.shape, .tolist()).
+Errors from the library raise ClipSurgeryError; a missing library raises OSError.
+"""
+from ._lib import load_library, version, has  # noqa: F401
+from ._array import Array, have_numpy  # noqa: F401
+from ._model import (ClipSurgeryError, Model, preprocess, similarity_to_points,  # noqa: F401
+                     STATUS_NAMES)
+
+__all__ = ["Model", "ClipSurgeryError", "Array", "preprocess", "similarity_to_points", "version",
+           "load_library", "have_numpy", "has", "STATUS_NAMES"]

@@ -1,49 +1,212 @@
-"""Finds and loads libclipsurgery.so with ctypes, checking the major version."""
+"""Finds and loads libclipsurgery.so with ctypes, checks the major version and declares the
+prototype (argtypes/restype) of every public function the library exports.
+
+Search order:
+  1. $CLIPSURGERY_LIBRARY, when set, and nothing else (so a wrong value is an error, not a
+     silent fallback to another copy);
+  2. the build folder of a source checkout (bindings/python/clipsurgery -> ../../../build);
+  3. the lib folder of an install (PREFIX/lib/python3/dist-packages/clipsurgery -> PREFIX/lib);
+  4. the system loader (LD_LIBRARY_PATH, ld.so cache): libclipsurgery.so.MAJOR, then
+     ctypes.util.find_library("clipsurgery").
+"""
 import ctypes
 import ctypes.util
 import os
+import threading
 
 MAJOR = 0
+SONAME = "libclipsurgery.so.%d" % MAJOR
+
 _lib = None
+_lock = threading.Lock()
+
+c_float_p = ctypes.POINTER(ctypes.c_float)
+c_int32_p = ctypes.POINTER(ctypes.c_int32)
+c_int_p = ctypes.POINTER(ctypes.c_int)
+c_uint8_p = ctypes.POINTER(ctypes.c_uint8)
+c_size_t_p = ctypes.POINTER(ctypes.c_size_t)
+c_char_p_p = ctypes.POINTER(ctypes.c_char_p)
+c_void_p = ctypes.c_void_p
+c_status = ctypes.c_int  # enum cs_status
+
+
+# --- structs of the public header (layouts must match include/clipsurgery.h) ----------------
+class ModelParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t),
+                ("vocab_path", ctypes.c_char_p),
+                ("require_vocabulary", ctypes.c_int)]
+
+
+class Image(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int),
+                ("height", ctypes.c_int),
+                ("stride", ctypes.c_size_t),
+                ("data", c_uint8_p)]
+
+
+class DecodeParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t),
+                ("max_pixels", ctypes.c_uint64),
+                ("flags", ctypes.c_uint32)]
+
+
+class ContextParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t),
+                ("n_threads", ctypes.c_int)]
+
+
+class SurgeryParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t),
+                ("n_blocks", ctypes.c_int),
+                ("attention", ctypes.c_int),
+                ("new_path_ffn", ctypes.c_int),
+                ("cls_from_new_path", ctypes.c_int)]
+
+
+Image_p = ctypes.POINTER(Image)
+
+# name -> (restype, [argtypes]). Functions absent from the loaded library (an older build, or a
+# piece not merged yet) are skipped here; has() tells, and calling one raises a clear error.
+_PROTOTYPES = {
+    "cs_status_string": (ctypes.c_char_p, [c_status]),
+    "cs_last_error": (ctypes.c_char_p, []),
+    "cs_version": (ctypes.c_uint, []),
+    "cs_version_string": (ctypes.c_char_p, []),
+    # models
+    "cs_model_params_default": (None, [ctypes.POINTER(ModelParams)]),
+    "cs_model_load": (c_status, [ctypes.c_char_p, ctypes.POINTER(ModelParams),
+                                 ctypes.POINTER(c_void_p)]),
+    "cs_model_free": (None, [c_void_p]),
+    "cs_model_embed_dim": (ctypes.c_int, [c_void_p]),
+    "cs_model_patch_size": (ctypes.c_int, [c_void_p]),
+    "cs_model_vision_width": (ctypes.c_int, [c_void_p]),
+    "cs_model_vision_layers": (ctypes.c_int, [c_void_p]),
+    "cs_model_image_size": (ctypes.c_int, [c_void_p]),
+    "cs_model_text_width": (ctypes.c_int, [c_void_p]),
+    "cs_model_text_layers": (ctypes.c_int, [c_void_p]),
+    "cs_model_context_length": (ctypes.c_int, [c_void_p]),
+    "cs_model_tokenizer": (c_void_p, [c_void_p]),
+    "cs_model_image_tokens": (ctypes.c_int, [c_void_p, ctypes.c_int, ctypes.c_int]),
+    # tokenizer
+    "cs_tokenize_context": (c_status, [c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
+                                       c_int32_p, c_size_t_p]),
+    # images
+    "cs_decode_params_default": (None, [ctypes.POINTER(DecodeParams)]),
+    "cs_image_decode_file": (c_status, [ctypes.c_char_p, ctypes.POINTER(DecodeParams),
+                                        ctypes.POINTER(Image_p)]),
+    "cs_image_free": (None, [Image_p]),
+    "cs_image_preprocess": (c_status, [Image_p, ctypes.c_int, c_float_p, ctypes.c_size_t]),
+    # contexts and encoders
+    "cs_context_params_default": (None, [ctypes.POINTER(ContextParams)]),
+    "cs_context_create": (c_status, [c_void_p, ctypes.POINTER(ContextParams),
+                                     ctypes.POINTER(c_void_p)]),
+    "cs_context_free": (None, [c_void_p]),
+    "cs_surgery_params_default": (None, [ctypes.POINTER(SurgeryParams)]),
+    "cs_encode_images": (c_status, [c_void_p, c_float_p, ctypes.c_int, ctypes.c_int,
+                                    ctypes.c_int, c_float_p, ctypes.c_size_t]),
+    "cs_surgery_apply": (c_status, [c_void_p, ctypes.POINTER(SurgeryParams), c_float_p,
+                                    ctypes.c_int, ctypes.c_int, ctypes.c_int, c_float_p,
+                                    ctypes.c_size_t]),
+    "cs_encode_token_ids": (c_status, [c_void_p, c_int32_p, ctypes.c_int, c_float_p,
+                                       ctypes.c_size_t]),
+    "cs_encode_texts": (c_status, [c_void_p, c_char_p_p, ctypes.c_int, c_float_p,
+                                   ctypes.c_size_t]),
+    "cs_prompt_ensemble": (c_status, [c_void_p, c_char_p_p, ctypes.c_int, c_float_p,
+                                      ctypes.c_size_t]),
+    "cs_redundant_feature": (c_status, [c_void_p, c_float_p, ctypes.c_size_t]),
+    "cs_l2_normalize": (None, [c_float_p, ctypes.c_size_t, ctypes.c_size_t]),
+    # feature surgery, maps, points
+    "cs_similarity": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, c_float_p, ctypes.c_int,
+                                 ctypes.c_int, c_float_p, ctypes.c_size_t]),
+    "cs_feature_surgery_label_set": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, c_float_p,
+                                                ctypes.c_int, ctypes.c_int, c_float_p,
+                                                ctypes.c_size_t]),
+    "cs_feature_surgery_empty_text": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int,
+                                                 c_float_p, ctypes.c_int, c_float_p,
+                                                 ctypes.c_int, c_float_p, ctypes.c_size_t]),
+    "cs_similarity_maps": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_int, ctypes.c_int, c_float_p, ctypes.c_size_t]),
+    "cs_similarity_to_points": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                           ctypes.c_int, ctypes.c_float, ctypes.c_int, c_int_p,
+                                           c_int_p, ctypes.c_size_t, c_size_t_p]),
+    "cs_segment": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_int, c_uint8_p, ctypes.c_size_t]),
+    "cs_similarity_to_points_multi": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int,
+                                                 ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                                 ctypes.c_float, ctypes.c_int, c_int_p, c_int_p,
+                                                 ctypes.c_size_t, c_size_t_p]),
+    "cs_class_probabilities": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, c_float_p,
+                                          ctypes.c_int, ctypes.c_int, ctypes.c_float, c_float_p,
+                                          ctypes.c_size_t]),
+    "cs_similarity_peaks": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                       c_float_p, ctypes.c_size_t]),
+}
 
 
 def _candidates():
     env = os.environ.get("CLIPSURGERY_LIBRARY")
     if env:
         yield env
+        return
     here = os.path.dirname(os.path.abspath(__file__))
-    for rel in ("../../../build", "../../build", "../build"):
-        yield os.path.normpath(os.path.join(here, rel, "libclipsurgery.so.%d" % MAJOR))
-    yield "libclipsurgery.so.%d" % MAJOR
+    yield os.path.normpath(os.path.join(here, "..", "..", "..", "build", SONAME))
+    yield os.path.normpath(os.path.join(here, "..", "..", "..", SONAME))
+    yield SONAME
     found = ctypes.util.find_library("clipsurgery")
     if found:
         yield found
 
 
-def load_library():
-    """Returns the loaded ctypes library; raises OSError with the places tried."""
-    global _lib
-    if _lib is not None:
-        return _lib
-    tried = []
-    for path in _candidates():
+def _declare(lib):
+    for name, (restype, argtypes) in _PROTOTYPES.items():
         try:
-            lib = ctypes.CDLL(path)
-        except OSError as exc:
-            tried.append("%s (%s)" % (path, exc))
+            fn = getattr(lib, name)
+        except AttributeError:
             continue
-        lib.cs_version.restype = ctypes.c_uint
-        got = lib.cs_version() // 10000
-        if got != MAJOR:
-            tried.append("%s (major version %d, need %d)" % (path, got, MAJOR))
-            continue
-        _lib = lib
-        return lib
-    raise OSError("libclipsurgery not found; build it with `make` or set CLIPSURGERY_LIBRARY. Tried: "
-                  + "; ".join(tried))
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+def load_library():
+    """Returns the loaded ctypes library; raises OSError naming every place tried."""
+    global _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        tried = []
+        for path in _candidates():
+            if os.sep in path and not os.path.exists(path):
+                tried.append("%s (no such file)" % path)
+                continue
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError as exc:
+                tried.append("%s (%s)" % (path, exc))
+                continue
+            try:
+                version_fn = lib.cs_version
+            except AttributeError:
+                tried.append("%s (not libclipsurgery: no cs_version)" % path)
+                continue
+            version_fn.restype = ctypes.c_uint
+            version_fn.argtypes = []
+            got = version_fn() // 10000
+            if got != MAJOR:
+                tried.append("%s (major version %d, this binding needs %d)" % (path, got, MAJOR))
+                continue
+            _declare(lib)
+            _lib = lib
+            return lib
+        raise OSError("libclipsurgery shared library not found or unusable; build it with `make` "
+                      "(gives build/%s), install it with `make install`, or set "
+                      "CLIPSURGERY_LIBRARY to its path. Tried: %s" % (SONAME, "; ".join(tried)))
+
+
+def has(name):
+    """True when the loaded library exports the function `name`."""
+    return hasattr(load_library(), name)
 
 
 def version():
-    lib = load_library()
-    lib.cs_version_string.restype = ctypes.c_char_p
-    return lib.cs_version_string().decode()
+    """The loaded library's version string, e.g. "0.1.0"."""
+    return load_library().cs_version_string().decode()

@@ -1,0 +1,509 @@
+"""Model: a loaded CLIP checkpoint with its own cs_context, and the CLIP Surgery pipelines."""
+import ctypes
+import os
+import threading
+
+from . import _lib as L
+from ._array import as_float32, cbuf, wrap, zeros
+
+STATUS_NAMES = {
+    0: "CS_OK",
+    1: "CS_ERR_INVALID_ARGUMENT",
+    2: "CS_ERR_OUT_OF_MEMORY",
+    3: "CS_ERR_IO",
+    4: "CS_ERR_FORMAT",
+    5: "CS_ERR_UNSUPPORTED",
+    6: "CS_ERR_MISSING_TENSOR",
+    7: "CS_ERR_SHAPE",
+    8: "CS_ERR_TOO_LARGE",
+    9: "CS_ERR_TEXT_TOO_LONG",
+    10: "CS_ERR_NO_VOCABULARY",
+    11: "CS_ERR_BUFFER_TOO_SMALL",
+    12: "CS_ERR_DEGENERATE",
+    13: "CS_ERR_CORRUPT_DATA",
+    14: "CS_ERR_INTERNAL",
+}
+
+CS_ATTN_VV = 1
+_ENSEMBLE_CACHE_LIMIT = 4096  # class names whose prompt ensembles a Model keeps
+
+
+class ClipSurgeryError(Exception):
+    """A libclipsurgery call failed.
+
+    status:  the cs_status value (int); name: its enum name ("CS_ERR_IO");
+    function: the C function that failed; message: cs_last_error() at the time of failure."""
+
+    def __init__(self, status, function, message):
+        self.status = int(status)
+        self.name = STATUS_NAMES.get(self.status, "CS_STATUS_%d" % self.status)
+        self.function = function
+        self.message = message
+        text = "%s: %s" % (function, self.name)
+        if message:
+            text += ": " + message
+        Exception.__init__(self, text)
+
+
+def _fn(name):
+    lib = L.load_library()
+    try:
+        return getattr(lib, name)
+    except AttributeError:
+        raise ClipSurgeryError(5, name, "the loaded libclipsurgery (%s) does not export %s"
+                               % (L.version(), name))
+
+
+def _call(name, *args):
+    """Calls a cs_status function; raises ClipSurgeryError unless it returns CS_OK."""
+    status = _fn(name)(*args)
+    if status != 0:
+        raise ClipSurgeryError(status, name, _fn("cs_last_error")().decode("utf-8", "replace"))
+    return status
+
+
+def _encode_texts(texts):
+    """str or list of str -> (ctypes char* array, count)."""
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    enc = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in texts]
+    if not enc:
+        raise ValueError("at least one text is needed")
+    return (ctypes.c_char_p * len(enc))(*enc), len(enc), list(texts)
+
+
+class _Decoded(object):
+    """A decoded cs_image (RGB8) released by close()."""
+
+    def __init__(self, path):
+        ptr = L.Image_p()
+        _call("cs_image_decode_file", os.fsencode(path), None, ctypes.byref(ptr))
+        self.ptr = ptr
+        self.width = ptr.contents.width
+        self.height = ptr.contents.height
+
+    def close(self):
+        if self.ptr:
+            _fn("cs_image_free")(self.ptr)
+            self.ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _preprocess(image, size):
+    n = 3 * size * size
+    out = zeros("f", n)
+    _call("cs_image_preprocess", image.ptr, int(size), cbuf(out), n)
+    return out
+
+
+def preprocess(path, size=224):
+    """Decodes a PNG/JPEG and applies CLIP preprocessing: [3, size, size] float32."""
+    with _Decoded(path) as img:
+        return wrap(_preprocess(img, size), (3, size, size))
+
+
+class Model(object):
+    """A CLIP checkpoint loaded with cs_model_load, plus one cs_context (scratch memory).
+
+    path:  a .safetensors file or a model folder (either naming, F32/F16/BF16).
+    vocab: the vocabulary (bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder); None looks
+           beside the weights.
+    threads: threads for the library's own loops (0 = all cores).
+
+    A Model may be used from several Python threads; calls are serialised by a lock because a
+    cs_context is one-thread-at-a-time. Use `with Model(...) as m:` or call close()."""
+
+    def __init__(self, path, vocab=None, threads=0):
+        self._model = None
+        self._ctx = None
+        self._lock = threading.Lock()
+        self._redundant = None
+        self._ensembles = {}  # class name (UTF-8) -> array('f') of embed_dim, normalised
+        params = L.ModelParams()
+        _fn("cs_model_params_default")(ctypes.byref(params))
+        self._vocab_bytes = os.fsencode(vocab) if vocab is not None else None
+        params.vocab_path = self._vocab_bytes
+        handle = ctypes.c_void_p()
+        _call("cs_model_load", os.fsencode(path), ctypes.byref(params), ctypes.byref(handle))
+        self._model = handle
+        self._threads = int(threads)
+        self.path = path
+        self.embed_dim = _fn("cs_model_embed_dim")(handle)
+        self.patch_size = _fn("cs_model_patch_size")(handle)
+        self.image_size = _fn("cs_model_image_size")(handle)
+        self.context_length = _fn("cs_model_context_length")(handle)
+
+    # --- lifetime -------------------------------------------------------------------------
+    def close(self):
+        """Frees the context and the model (cs_context_free, cs_model_free). Idempotent."""
+        with self._lock:
+            if self._ctx is not None:
+                _fn("cs_context_free")(self._ctx)
+                self._ctx = None
+            if self._model is not None:
+                _fn("cs_model_free")(self._model)
+                self._model = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _context(self):
+        """The model's cs_context, created on first use. Caller holds self._lock."""
+        if self._model is None:
+            raise ValueError("Model is closed")
+        if self._ctx is None:
+            params = L.ContextParams()
+            _fn("cs_context_params_default")(ctypes.byref(params))
+            params.n_threads = self._threads
+            ctx = ctypes.c_void_p()
+            _call("cs_context_create", self._model, ctypes.byref(params), ctypes.byref(ctx))
+            self._ctx = ctx
+        return self._ctx
+
+    def image_tokens(self, height, width):
+        """1 + (height/patch)*(width/patch), or 0 when not a positive multiple of the patch."""
+        if self._model is None:
+            raise ValueError("Model is closed")
+        return _fn("cs_model_image_tokens")(self._model, int(height), int(width))
+
+    # --- pixels ---------------------------------------------------------------------------
+    def _pixels(self, pixels_or_path, size):
+        """-> (float buffer, pointer, batch, height, width, original (h, w) or None)."""
+        if isinstance(pixels_or_path, (str, bytes, os.PathLike)):
+            with _Decoded(pixels_or_path) as img:
+                buf = _preprocess(img, size)
+                return buf, cbuf(buf), 1, size, size, (img.height, img.width)
+        buf, shape, ptr = as_float32(pixels_or_path)
+        if len(shape) == 1:
+            plane = 3 * size * size
+            if shape[0] == 0 or shape[0] % plane:
+                raise ValueError("a flat pixel list must hold B*3*%d*%d floats (size=%d); got %d"
+                                 % (size, size, size, shape[0]))
+            return buf, ptr, shape[0] // plane, size, size, None
+        if len(shape) == 3:
+            shape = (1,) + tuple(shape)
+        if len(shape) != 4 or shape[1] != 3 or shape[0] < 1:
+            raise ValueError("pixels must be [B, 3, H, W] or [3, H, W]; got shape %r" % (shape,))
+        return buf, ptr, shape[0], shape[2], shape[3], None
+
+    def _features(self, ptr, batch, height, width, mode):
+        """Image features [batch * n_tokens * D] flat, n_tokens. Caller holds the lock."""
+        ctx = self._context()
+        n_tokens = self.image_tokens(height, width)
+        if n_tokens <= 0:
+            raise ValueError("image height and width (%d x %d) must be positive multiples of the "
+                             "patch size %d" % (height, width, self.patch_size))
+        n = batch * n_tokens * self.embed_dim
+        out = zeros("f", n)
+        if mode == "surgery":
+            params = L.SurgeryParams()
+            _fn("cs_surgery_params_default")(ctypes.byref(params))
+            _call("cs_surgery_apply", ctx, ctypes.byref(params), ptr, batch, height, width,
+                  cbuf(out), n)
+        elif mode == "raw":
+            _call("cs_encode_images", ctx, ptr, batch, height, width, cbuf(out), n)
+        else:
+            raise ValueError("mode must be 'surgery' or 'raw', not %r" % (mode,))
+        return out, n_tokens
+
+    def encode_image(self, pixels_or_path, mode="surgery", size=224):
+        """Image features [B, 1 + N, D] (class token first; not normalised).
+
+        pixels_or_path: an image file (decoded and preprocessed to size x size, B = 1), or
+        normalised pixels: numpy array / nested list [B, 3, H, W] or [3, H, W], or a flat list of
+        B*3*size*size floats. mode: 'surgery' (architecture surgery, reference defaults) or
+        'raw' (plain CLIP on every token)."""
+        with self._lock:
+            buf, ptr, batch, h, w, _ = self._pixels(pixels_or_path, size)
+            out, n_tokens = self._features(ptr, batch, h, w, mode)
+            del buf
+        return wrap(out, (batch, n_tokens, self.embed_dim))
+
+    # --- text -----------------------------------------------------------------------------
+    def tokenize(self, texts, truncate=False):
+        """Token ids [T, context_length] int32 as clip.tokenize (SOT, ids, EOT, zero padding)."""
+        arr, count, _ = _encode_texts(texts)
+        with self._lock:
+            if self._model is None:
+                raise ValueError("Model is closed")
+            tok = _fn("cs_model_tokenizer")(self._model)
+            if not tok:
+                raise ClipSurgeryError(10, "cs_model_tokenizer",
+                                       "model loaded without a vocabulary (pass vocab=...)")
+            ctxlen = 77
+            out = zeros("i", count * ctxlen)
+            row = (ctypes.c_int32 * ctxlen)()
+            for i in range(count):
+                text = arr[i]
+                _call("cs_tokenize_context", tok, text, len(text), 1 if truncate else 0, row,
+                      None)
+                out[i * ctxlen:(i + 1) * ctxlen] = type(out)("i", row)
+        return wrap(out, (count, ctxlen))
+
+    def encode_tokens(self, ids):
+        """Text features [T, D] from token ids [T, context_length] (raw, not normalised)."""
+        import array as _array
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        rows = [list(r) for r in ids]
+        ctxlen = self.context_length
+        for r in rows:
+            if len(r) != ctxlen:
+                raise ValueError("each id row must hold %d ids" % ctxlen)
+        flat = _array.array("i", [int(v) for r in rows for v in r])
+        n = len(rows) * self.embed_dim
+        out = zeros("f", n)
+        with self._lock:
+            _call("cs_encode_token_ids", self._context(), cbuf(flat), len(rows), cbuf(out), n)
+        return wrap(out, (len(rows), self.embed_dim))
+
+    def _texts(self, name, texts):
+        """Features of texts (flat [T * D]) from cs_encode_texts or cs_prompt_ensemble. Prompt
+        ensembles are cached per class name for the Model's lifetime (85 encodes each)."""
+        arr, count, _ = _encode_texts(texts)
+        dim = self.embed_dim
+        out = zeros("f", count * dim)
+        if name != "cs_prompt_ensemble":
+            _call(name, self._context(), arr, count, cbuf(out), count * dim)
+            return out, count
+        keys = [arr[i] for i in range(count)]
+        missing = sorted(set(k for k in keys if k not in self._ensembles))
+        if missing:
+            got = zeros("f", len(missing) * dim)
+            _call(name, self._context(), (ctypes.c_char_p * len(missing))(*missing),
+                  len(missing), cbuf(got), len(missing) * dim)
+            if len(self._ensembles) + len(missing) > _ENSEMBLE_CACHE_LIMIT:
+                self._ensembles.clear()
+            for i, k in enumerate(missing):
+                self._ensembles[k] = got[i * dim:(i + 1) * dim]
+        for i, k in enumerate(keys):
+            out[i * dim:(i + 1) * dim] = self._ensembles[k]
+        return out, count
+
+    def encode_text(self, texts):
+        """Text features [T, D] of the given strings (raw projection, not normalised)."""
+        with self._lock:
+            out, count = self._texts("cs_encode_texts", texts)
+        return wrap(out, (count, self.embed_dim))
+
+    def ensemble(self, class_names):
+        """Prompt-ensemble features [T, D] (85 templates per class; L2-normalised rows)."""
+        with self._lock:
+            out, count = self._texts("cs_prompt_ensemble", class_names)
+        return wrap(out, (count, self.embed_dim))
+
+    def redundant_feature(self):
+        """The redundant feature r (ensemble of ""), [D]; cached per Model."""
+        with self._lock:
+            r = self._redundant_locked()
+        return wrap(type(r)("f", r), (self.embed_dim,))
+
+    def _redundant_locked(self):
+        if self._redundant is None:
+            r = zeros("f", self.embed_dim)
+            _call("cs_redundant_feature", self._context(), cbuf(r), self.embed_dim)
+            self._redundant = r
+        return self._redundant
+
+    # --- the surgery pipeline -------------------------------------------------------------
+    def _similarity_locked(self, image, texts, size, form, mode="surgery"):
+        """-> (similarity flat [n_tokens * T], n_tokens, T, grid_h, grid_w, (H, W) or None,
+        normalised image features [n_tokens * D], text ensemble [T * D]).
+        form: 'label_set', 'empty_text' or 'raw' (plain F G^T)."""
+        buf, ptr, batch, h, w, orig = self._pixels(image, size)
+        if batch != 1:
+            raise ValueError("one image at a time (got a batch of %d)" % batch)
+        feats, n_tokens = self._features(ptr, 1, h, w, mode)
+        dim = self.embed_dim
+        _fn("cs_l2_normalize")(cbuf(feats), n_tokens, dim)
+        text, count = self._texts("cs_prompt_ensemble", texts)
+        n = n_tokens * count
+        sim = zeros("f", n)
+        if form == "label_set":
+            _call("cs_feature_surgery_label_set", cbuf(feats), 1, n_tokens, cbuf(text), count,
+                  dim, cbuf(sim), n)
+        elif form == "empty_text":
+            red = self._redundant_locked()
+            _call("cs_feature_surgery_empty_text", cbuf(feats), 1, n_tokens, cbuf(text), count,
+                  cbuf(red), dim, cbuf(sim), n)
+        elif form == "raw":
+            _call("cs_similarity", cbuf(feats), 1, n_tokens, cbuf(text), count, dim, cbuf(sim), n)
+        else:
+            raise ValueError("form must be 'label_set', 'empty_text' or 'raw', not %r" % (form,))
+        del buf
+        return sim, n_tokens, count, h // self.patch_size, w // self.patch_size, orig, feats, text
+
+    @staticmethod
+    def _form(count, empty_text):
+        return "label_set" if count > 1 and not empty_text else "empty_text"
+
+    def similarity(self, image, texts, size=224, form=None):
+        """Token-text similarity [1 + N, T] of one image (path or pixels) against the prompt
+        ensembles of `texts`. form: None (label-set feature surgery when T > 1, else the
+        empty-text form), 'label_set', 'empty_text', or 'raw' (raw CLIP features, F G^T)."""
+        count = _encode_texts(texts)[1]
+        if form is None:
+            form = self._form(count, False)
+        mode = "raw" if form == "raw" else "surgery"
+        with self._lock:
+            sim, n_tokens, count = self._similarity_locked(image, texts, size, form, mode)[:3]
+        return wrap(sim, (n_tokens, count))
+
+    def similarity_maps(self, image, texts, size=224, empty_text=False, out_size=None):
+        """Similarity maps [H, W, T] in [0, 1] (min-max per text, bilinear to H x W).
+
+        image: a path (H x W = the original image size) or pixels [1, 3, h, w] / [3, h, w]
+        (H x W = h x w). out_size=(H, W) overrides. Label-set feature surgery when T > 1 and not
+        empty_text, else the empty-text form with the redundant feature."""
+        count = _encode_texts(texts)[1]
+        with self._lock:
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, texts, size, self._form(count, empty_text))[:6]
+            oh, ow = self._out_size(out_size, orig, gh, gw)
+            n = oh * ow * count
+            maps = zeros("f", n)
+            _call("cs_similarity_maps", cbuf(sim), gh, gw, count, oh, ow, cbuf(maps), n)
+        return wrap(maps, (oh, ow, count))
+
+    def _out_size(self, out_size, orig, gh, gw):
+        if out_size is not None:
+            oh, ow = int(out_size[0]), int(out_size[1])
+        elif orig is not None:
+            oh, ow = orig
+        else:
+            oh, ow = gh * self.patch_size, gw * self.patch_size
+        if oh <= 0 or ow <= 0:
+            raise ValueError("out_size must be positive, got %r" % ((oh, ow),))
+        return oh, ow
+
+    def points(self, image, texts, threshold=0.8, size=224, out_size=None, down_sample=2,
+               combined=False):
+        """SAM point prompts (reference similarity_map_to_points on the empty-text feature
+        surgery), in pixels of the original image (or out_size=(H, W)).
+
+        Returns a list of {"text", "points": [[x, y], ...], "labels": [1/0, ...]}: one entry per
+        text (positives first), or with combined=True one entry for all texts at once (demo.py
+        "person+bench": negatives from the mean of the min-maxed maps first, then each text's
+        positives; "text" is the texts joined with "+")."""
+        names = [n if isinstance(n, str) else n.decode("utf-8")
+                 for n in _encode_texts(texts)[2]]
+        result = []
+        with self._lock:
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, texts, size, "empty_text")[:6]
+            oh, ow = self._out_size(out_size, orig, gh, gw)
+            cells = n_tokens - 1
+            cap = (count + 1) * cells
+            xy = (ctypes.c_int * (2 * cap))()
+            labels = (ctypes.c_int * cap)()
+            got = ctypes.c_size_t()
+
+            def collect(text):
+                k = got.value
+                result.append({"text": text,
+                               "points": [[xy[2 * j], xy[2 * j + 1]] for j in range(k)],
+                               "labels": [labels[j] for j in range(k)]})
+
+            if combined:
+                body = (ctypes.c_float * (cells * count)).from_buffer(sim, 4 * count)
+                _call("cs_similarity_to_points_multi", body, gh, gw, count, ow, oh,
+                      float(threshold), int(down_sample), xy, labels, cap, ctypes.byref(got))
+                collect("+".join(names))
+                return result
+            column = zeros("f", cells)
+            for t in range(count):
+                for i in range(cells):
+                    column[i] = sim[(i + 1) * count + t]
+                _call("cs_similarity_to_points", cbuf(column), gh, gw, ow, oh, float(threshold),
+                      int(down_sample), xy, labels, cap, ctypes.byref(got))
+                collect(names[t])
+        return result
+
+    def segment(self, image, texts, size=224, out_size=None):
+        """Open-vocabulary segmentation: label map [H, W] (uint8 index into texts) of the
+        highest upsampled feature-surgery similarity per pixel."""
+        count = _encode_texts(texts)[1]
+        if count > 255:
+            raise ValueError("at most 255 texts")
+        with self._lock:
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, texts, size, self._form(count, False))[:6]
+            oh, ow = self._out_size(out_size, orig, gh, gw)
+            n = oh * ow
+            out = zeros("B", n)
+            _call("cs_segment", cbuf(sim), gh, gw, count, oh, ow, cbuf(out), n)
+        return wrap(out, (oh, ow))
+
+    def labels(self, image, texts, size=224, scale=100.0):
+        """Multi-label scores of one image: a list of {"text", "score", "peak"} in the order of
+        texts. score: CLIP's zero-shot probability, softmax over texts of
+        scale * cosine(class token, prompt ensemble) (cs_class_probabilities; the surgery
+        encoder keeps the original class token); the scores sum to 1. peak: the largest
+        feature-surgery similarity over the image tokens (cs_similarity_peaks; label-set form
+        when T > 1, else empty-text), the height of the map before min-max."""
+        names = [n if isinstance(n, str) else n.decode("utf-8")
+                 for n in _encode_texts(texts)[2]]
+        count = len(names)
+        with self._lock:
+            sim, n_tokens, count, _, _, _, feats, text = self._similarity_locked(
+                image, texts, size, self._form(count, False))
+            probs = zeros("f", count)
+            _call("cs_class_probabilities", cbuf(feats), 1, n_tokens, cbuf(text), count,
+                  self.embed_dim, float(scale), cbuf(probs), count)
+            peaks = zeros("f", count)
+            _call("cs_similarity_peaks", cbuf(sim), 1, n_tokens, count, cbuf(peaks), count)
+        return [{"text": names[t], "score": probs[t], "peak": peaks[t]} for t in range(count)]
+
+
+
+def similarity_to_points(similarity, grid_h, grid_w, image_w, image_h, threshold=0.8,
+                         down_sample=2):
+    """SAM points from raw similarity over the grid (no class token), in pixels of an
+    image_w x image_h image. Returns (points [[x, y], ...], labels [1/0, ...]).
+
+    similarity: grid_h * grid_w floats of one text (cs_similarity_to_points: positives first),
+    or a 2-D [grid_h * grid_w, T] tensor of the empty-text similarity of T texts
+    (cs_similarity_to_points_multi: negatives from the mean of the min-maxed columns first, then
+    each text's positives)."""
+    buf, shape, ptr = as_float32(similarity)
+    cells = grid_h * grid_w
+    if len(shape) == 2:
+        if shape[0] != cells:
+            raise ValueError("similarity has %d rows, grid is %d x %d" % (shape[0], grid_h, grid_w))
+        count = shape[1]
+    else:
+        total = 1
+        for d in shape:
+            total *= d
+        if total != cells:
+            raise ValueError("similarity holds %d values, grid is %d x %d"
+                             % (total, grid_h, grid_w))
+        count = 0
+    cap = max((count + 1) * cells, 1)
+    xy = (ctypes.c_int * (2 * cap))()
+    labels = (ctypes.c_int * cap)()
+    got = ctypes.c_size_t()
+    if count:
+        _call("cs_similarity_to_points_multi", ptr, int(grid_h), int(grid_w), count, int(image_w),
+              int(image_h), float(threshold), int(down_sample), xy, labels, cap,
+              ctypes.byref(got))
+    else:
+        _call("cs_similarity_to_points", ptr, int(grid_h), int(grid_w), int(image_w),
+              int(image_h), float(threshold), int(down_sample), xy, labels, cap,
+              ctypes.byref(got))
+    k = got.value
+    return [[xy[2 * j], xy[2 * j + 1]] for j in range(k)], [labels[j] for j in range(k)]
