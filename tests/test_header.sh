@@ -10,3 +10,8 @@ c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -c "$tmp/cpp.cpp" -o "$
 extra=$(grep '^#include' include/clipsurgery.h | grep -v -e '<stddef.h>' -e '<stdint.h>')
 [ -z "$extra" ] || { echo "FAIL: header includes $extra"; exit 1; }
 echo "header: compiles as C99 and C++"
+# docs/api.md is generated from the header and must be up to date
+if command -v python3 >/dev/null 2>&1; then
+    python3 tools/gen_api_doc.py | cmp -s - docs/api.md || { echo "FAIL: docs/api.md is stale: python3 tools/gen_api_doc.py > docs/api.md"; exit 1; }
+    echo "header: docs/api.md up to date"
+fi
