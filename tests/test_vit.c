@@ -183,8 +183,9 @@ START_TEST(large_sizes_deterministic)
     cs_context *ctx = make_ctx(m, 0);
     int d = cs_model_embed_dim(m);
     const int sizes[3] = {512, 224, 512};
-    float *px = malloc((size_t)3 * 512 * 512 * 4);
-    for (size_t i = 0; i < (size_t)3 * 512 * 512; i++)
+    const size_t n_px = (size_t)3 * 480 * 640; /* the largest input below (> 3 * 512 * 512) */
+    float *px = malloc(n_px * 4);
+    for (size_t i = 0; i < n_px; i++)
         px[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     size_t n512 = (size_t)cs_model_image_tokens(m, 512, 512) * d;
     float *first = malloc(n512 * 4), *out = malloc(n512 * 4);
