@@ -211,23 +211,29 @@ cs_status cs_nn_check_kind(cs_attention_kind kind)
 
 typedef struct softmax_job {
     float *s;
-    int n_keys, ld, q_begin, causal;
+    int n_query, n_keys, q_begin, causal;
 } softmax_job;
 
+/* rows of a [group, n_query, n_keys] score block */
 static void softmax_range(void *arg, size_t begin, size_t end)
 {
     const softmax_job *j = arg;
     for (size_t r = begin; r < end; r++) {
-        float *row = j->s + r * (size_t)j->ld;
+        float *row = j->s + r * (size_t)j->n_keys;
         if (j->causal) {
-            int valid = j->q_begin + (int)r + 1;
-            cs_nn_softmax_rows(row, 1, valid, j->ld);
+            int valid = j->q_begin + (int)(r % (size_t)j->n_query) + 1;
+            softmax_row(row, valid);
             for (int i = valid; i < j->n_keys; i++) row[i] = 0.0f;
         } else {
-            cs_nn_softmax_rows(row, 1, j->n_keys, j->ld);
+            softmax_row(row, j->n_keys);
         }
     }
 }
+
+/* Scores of several heads are computed together so the softmax of a whole group runs as one
+ * parallel loop (few thread start-ups per block). */
+#define CS_SCORE_GROUP_FLOATS ((size_t)4 << 20)
+#define CS_PARALLEL_MIN_FLOATS ((size_t)1 << 20)
 
 cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_tok, int width,
                           int heads, cs_attention_kind kind, int causal, int q_begin,
@@ -239,27 +245,38 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
     int d = width / heads;
     /* With a causal mask keys after the last query row never matter. */
     int n_keys = causal ? q_begin + n_query : n_tok;
-    size_t n_scores;
-    if (!cs_mul_size((size_t)n_query, (size_t)n_keys, &n_scores))
+    size_t per_head;
+    if (!cs_mul_size((size_t)n_query, (size_t)n_keys, &per_head))
         return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
-    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, n_scores);
+    int group = (int)(CS_SCORE_GROUP_FLOATS / per_head);
+    if (group < 1) group = 1;
+    if (group > heads) group = heads;
+    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, per_head * (size_t)group);
     if (!s) return CS_ERR_OUT_OF_MEMORY;
     float scale = 1.0f / sqrtf((float)d);
-    softmax_job job = {s, n_keys, n_keys, q_begin, causal};
-    for (int h = 0; h < heads; h++) {
-        const float *q = qkv + (size_t)h * d;
-        const float *k = qkv + (size_t)width + (size_t)h * d;
-        const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
-        if (kind == CS_ATTN_VV) {
-            q = v;
-            k = v;
+    for (int h0 = 0; h0 < heads; h0 += group) {
+        int h1 = h0 + group < heads ? h0 + group : heads;
+        for (int h = h0; h < h1; h++) {
+            const float *q = qkv + (size_t)h * d;
+            const float *k = qkv + (size_t)width + (size_t)h * d;
+            if (kind == CS_ATTN_VV) {
+                q = qkv + 2 * (size_t)width + (size_t)h * d;
+                k = q;
+            }
+            cs_gemm(0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k,
+                    ld_qkv, 0.0f, s + (size_t)(h - h0) * per_head, n_keys);
         }
-        cs_gemm(0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k, ld_qkv,
-                0.0f, s, n_keys);
-        cs_parallel_for(ctx, (size_t)n_query, n_keys >= 4096 ? 8 : (size_t)(32768 / n_keys + 1),
-                        softmax_range, &job);
-        cs_gemm(0, 0, n_query, d, n_keys, 1.0f, s, n_keys, v, ld_qkv, 0.0f, out + (size_t)h * d,
-                ld_out);
+        softmax_job job = {s, n_query, n_keys, q_begin, causal};
+        size_t rows = (size_t)(h1 - h0) * (size_t)n_query;
+        if (rows * (size_t)n_keys >= CS_PARALLEL_MIN_FLOATS)
+            cs_parallel_for(ctx, rows, 1 + (size_t)65536 / (size_t)n_keys, softmax_range, &job);
+        else
+            softmax_range(&job, 0, rows);
+        for (int h = h0; h < h1; h++) {
+            const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
+            cs_gemm(0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head, n_keys, v,
+                    ld_qkv, 0.0f, out + (size_t)h * d, ld_out);
+        }
     }
     return CS_OK;
 }
