@@ -1,4 +1,28 @@
 #!/bin/sh
-# make bench: runs the benchmark programs (JSON lines on stdout).
-: "${BUILD:=build}"
-echo '{"bench": "none yet"}'
+# make bench: generates a random full-size ViT-B/16 CLIP (tools/gen_model) once and runs the
+# benchmark programs on it; JSON lines on stdout.
+#
+# OpenBLAS 0.3.21 (Debian 12) does not know recent Xeon models and falls back to its Prescott
+# (SSE3) kernels, about ten times slower. When OPENBLAS_CORETYPE is unset and the CPU has AVX-512
+# (or AVX2), this script sets it for the benchmark process only and says so in the JSON; the
+# library itself never changes OpenBLAS settings. Override with OPENBLAS_CORETYPE=... make bench.
+: "${BUILD:=build}" "${CS_FIXTURES:=../shared/fixtures}"
+model="$BUILD/bench/vitb16-openai-f32.safetensors"
+if [ ! -f "$model" ]; then
+    "$BUILD/tools/gen_model" --layout openai --dtype f32 --out "$model" || exit 1
+fi
+forced=""
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+        OPENBLAS_CORETYPE=SkylakeX; forced=1
+    elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+        OPENBLAS_CORETYPE=Haswell; forced=1
+    fi
+    [ -n "$forced" ] && export OPENBLAS_CORETYPE
+fi
+if [ -n "$forced" ]; then set_by=true; else set_by=false; fi
+echo "{\"bench\": \"environment\", \"OPENBLAS_CORETYPE\": \"${OPENBLAS_CORETYPE:-}\", \"set_by_run_sh\": $set_by}"
+vocab="$CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz"
+[ -f "$vocab" ] && vargs="--vocab $vocab" || vargs=""
+# shellcheck disable=SC2086
+"$BUILD/bench/bench_encode" "$model" $vargs --reps "${REPS:-3}"

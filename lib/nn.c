@@ -41,19 +41,6 @@ static inline float sum_sq_dev(const float *x, int n, float mean)
     return s;
 }
 
-static inline float max_f(const float *x, int n)
-{
-    float acc[LANES];
-    int i = 0;
-    float m = x[0];
-    for (int j = 0; j < LANES; j++) acc[j] = m;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    for (int j = 0; j < LANES; j++) m = acc[j] > m ? acc[j] : m;
-    return m;
-}
-
 void cs_nn_layer_norm(const float *x, int ldx, float *y, int ldy, size_t rows, int n,
                       const float *w, const float *b, float eps)
 {
@@ -90,6 +77,98 @@ static inline float exp_poly(float x)
     return p * scale;
 }
 
+/* Vector versions (GCC/Clang vector extensions: 8 floats, split into SSE halves on a baseline
+ * x86-64 build; the AVX2 clone below uses whole registers). */
+#if defined(__GNUC__) && !defined(__clang__)
+/* The helpers below are static and always inlined: no vector crosses a real call boundary. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) vf8 vload(const float *p)
+{
+    vf8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline __attribute__((always_inline)) void vstore(float *p, vf8 v) { memcpy(p, &v, sizeof v); }
+static inline __attribute__((always_inline)) vf8 vsel(vi8 m, vf8 a, vf8 b) { return (vf8)(((vi8)a & m) | ((vi8)b & ~m)); }
+
+static inline __attribute__((always_inline)) vf8 vexp(vf8 x)
+{
+    const vf8 zero = {0};
+    x = vsel(x < zero - 87.0f, zero - 87.0f, x);
+    x = vsel(x > zero + 88.0f, zero + 88.0f, x);
+    vf8 fn = x * 1.44269504088896341f + 12582912.0f;
+    fn = fn - 12582912.0f;
+    vf8 r = x - fn * 0.693359375f;
+    r = r + fn * 2.12194440e-4f;
+    vf8 p = zero + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    vi8 bits = (__builtin_convertvector(fn, vi8) + 127) << 23;
+    return p * (vf8)bits;
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+#define CS_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CS_CLONES
+#endif
+
+CS_CLONES static void softmax_row(float *x, int n)
+{
+    int i = 0;
+    float m = x[0];
+    if (n >= 8) {
+        vf8 vm = vload(x);
+        for (i = 8; i + 8 <= n; i += 8) {
+            vf8 v = vload(x + i);
+            vm = vsel(v > vm, v, vm);
+        }
+        for (int j = 0; j < 8; j++) m = vm[j] > m ? vm[j] : m;
+    }
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    vf8 vs = {0};
+    for (i = 0; i + 8 <= n; i += 8) {
+        vf8 e = vexp(vload(x + i) - m);
+        vstore(x + i, e);
+        vs += e;
+    }
+    float s = 0.0f;
+    for (; i < n; i++) {
+        x[i] = exp_poly(x[i] - m);
+        s += x[i];
+    }
+    for (int j = 0; j < 8; j++) s += vs[j];
+    float inv = 1.0f / s;
+    for (i = 0; i + 8 <= n; i += 8) vstore(x + i, vload(x + i) * inv);
+    for (; i < n; i++) x[i] *= inv;
+}
+
+CS_CLONES static void bias_act_row(float *y, int n, const float *b, int act)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vf8 v = vload(y + i);
+        if (b) v += vload(b + i);
+        if (act == CS_ACT_QUICK_GELU) v = v / (1.0f + vexp(v * -1.702f));
+        vstore(y + i, v);
+    }
+    for (; i < n; i++) {
+        float v = y[i] + (b ? b[i] : 0.0f);
+        if (act == CS_ACT_QUICK_GELU) v = v / (1.0f + exp_poly(-1.702f * v));
+        y[i] = v;
+    }
+    if (act == CS_ACT_GELU)
+        for (i = 0; i < n; i++) y[i] = 0.5f * y[i] * (1.0f + erff(y[i] * 0.70710678118654752f));
+}
+
 void cs_nn_exp(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = exp_poly(x[i]);
@@ -97,28 +176,12 @@ void cs_nn_exp(float *x, size_t n)
 
 void cs_nn_softmax_rows(float *x, size_t rows, int n, int ld)
 {
-    for (size_t r = 0; r < rows; r++) {
-        float *xr = x + r * (size_t)ld;
-        float m = max_f(xr, n);
-        for (int i = 0; i < n; i++) xr[i] = exp_poly(xr[i] - m);
-        float inv = 1.0f / sum_f(xr, n);
-        for (int i = 0; i < n; i++) xr[i] *= inv;
-    }
+    for (size_t r = 0; r < rows; r++) softmax_row(x + r * (size_t)ld, n);
 }
 
 void cs_nn_bias_act(float *y, size_t rows, int n, int ld, const float *b, int act)
 {
-    for (size_t r = 0; r < rows; r++) {
-        float *yr = y + r * (size_t)ld;
-        if (b)
-            for (int i = 0; i < n; i++) yr[i] += b[i];
-        if (act == CS_ACT_QUICK_GELU) {
-            for (int i = 0; i < n; i++) yr[i] = yr[i] / (1.0f + exp_poly(-1.702f * yr[i]));
-        } else if (act == CS_ACT_GELU) {
-            for (int i = 0; i < n; i++)
-                yr[i] = 0.5f * yr[i] * (1.0f + erff(yr[i] * 0.70710678118654752f));
-        }
-    }
+    for (size_t r = 0; r < rows; r++) bias_act_row(y + r * (size_t)ld, n, b, act);
 }
 
 void cs_nn_linear(const float *x, int ldx, int rows, int in, const float *w, const float *b,
@@ -148,23 +211,29 @@ cs_status cs_nn_check_kind(cs_attention_kind kind)
 
 typedef struct softmax_job {
     float *s;
-    int n_keys, ld, q_begin, causal;
+    int n_query, n_keys, q_begin, causal;
 } softmax_job;
 
+/* rows of a [group, n_query, n_keys] score block */
 static void softmax_range(void *arg, size_t begin, size_t end)
 {
     const softmax_job *j = arg;
     for (size_t r = begin; r < end; r++) {
-        float *row = j->s + r * (size_t)j->ld;
+        float *row = j->s + r * (size_t)j->n_keys;
         if (j->causal) {
-            int valid = j->q_begin + (int)r + 1;
-            cs_nn_softmax_rows(row, 1, valid, j->ld);
+            int valid = j->q_begin + (int)(r % (size_t)j->n_query) + 1;
+            softmax_row(row, valid);
             for (int i = valid; i < j->n_keys; i++) row[i] = 0.0f;
         } else {
-            cs_nn_softmax_rows(row, 1, j->n_keys, j->ld);
+            softmax_row(row, j->n_keys);
         }
     }
 }
+
+/* Scores of several heads are computed together so the softmax of a whole group runs as one
+ * parallel loop (few thread start-ups per block). */
+#define CS_SCORE_GROUP_FLOATS ((size_t)4 << 20)
+#define CS_PARALLEL_MIN_FLOATS ((size_t)1 << 20)
 
 cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_tok, int width,
                           int heads, cs_attention_kind kind, int causal, int q_begin,
@@ -176,27 +245,38 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
     int d = width / heads;
     /* With a causal mask keys after the last query row never matter. */
     int n_keys = causal ? q_begin + n_query : n_tok;
-    size_t n_scores;
-    if (!cs_mul_size((size_t)n_query, (size_t)n_keys, &n_scores))
+    size_t per_head;
+    if (!cs_mul_size((size_t)n_query, (size_t)n_keys, &per_head))
         return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
-    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, n_scores);
+    int group = (int)(CS_SCORE_GROUP_FLOATS / per_head);
+    if (group < 1) group = 1;
+    if (group > heads) group = heads;
+    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, per_head * (size_t)group);
     if (!s) return CS_ERR_OUT_OF_MEMORY;
     float scale = 1.0f / sqrtf((float)d);
-    softmax_job job = {s, n_keys, n_keys, q_begin, causal};
-    for (int h = 0; h < heads; h++) {
-        const float *q = qkv + (size_t)h * d;
-        const float *k = qkv + (size_t)width + (size_t)h * d;
-        const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
-        if (kind == CS_ATTN_VV) {
-            q = v;
-            k = v;
+    for (int h0 = 0; h0 < heads; h0 += group) {
+        int h1 = h0 + group < heads ? h0 + group : heads;
+        for (int h = h0; h < h1; h++) {
+            const float *q = qkv + (size_t)h * d;
+            const float *k = qkv + (size_t)width + (size_t)h * d;
+            if (kind == CS_ATTN_VV) {
+                q = qkv + 2 * (size_t)width + (size_t)h * d;
+                k = q;
+            }
+            cs_gemm(0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k,
+                    ld_qkv, 0.0f, s + (size_t)(h - h0) * per_head, n_keys);
         }
-        cs_gemm(0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k, ld_qkv,
-                0.0f, s, n_keys);
-        cs_parallel_for(ctx, (size_t)n_query, n_keys >= 4096 ? 8 : (size_t)(32768 / n_keys + 1),
-                        softmax_range, &job);
-        cs_gemm(0, 0, n_query, d, n_keys, 1.0f, s, n_keys, v, ld_qkv, 0.0f, out + (size_t)h * d,
-                ld_out);
+        softmax_job job = {s, n_query, n_keys, q_begin, causal};
+        size_t rows = (size_t)(h1 - h0) * (size_t)n_query;
+        if (rows * (size_t)n_keys >= CS_PARALLEL_MIN_FLOATS)
+            cs_parallel_for(ctx, rows, 1 + (size_t)65536 / (size_t)n_keys, softmax_range, &job);
+        else
+            softmax_range(&job, 0, rows);
+        for (int h = h0; h < h1; h++) {
+            const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
+            cs_gemm(0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head, n_keys, v,
+                    ld_qkv, 0.0f, out + (size_t)h * d, ld_out);
+        }
     }
     return CS_OK;
 }

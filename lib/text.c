@@ -157,10 +157,6 @@ CS_API cs_status cs_encode_token_ids(cs_context *ctx, const int32_t *ids, int n_
     return cs_text_encode_ids(ctx, ids, n_texts, features, capacity);
 }
 
-/* Until lib/tokenizer.c implements it, cs_tokenize_context may be absent from the library:
- * a weak reference keeps the build linking and reports "no vocabulary" meanwhile. */
-#pragma weak cs_tokenize_context
-
 cs_status cs_text_tokenize_all(const cs_context *ctx, const char *const *texts, int n_texts,
                                int32_t **out)
 {
@@ -169,7 +165,7 @@ cs_status cs_text_tokenize_all(const cs_context *ctx, const char *const *texts, 
     if (!texts) return cs_fail(CS_ERR_INVALID_ARGUMENT, "texts must not be NULL");
     if (n_texts <= 0) return cs_fail(CS_ERR_INVALID_ARGUMENT, "n_texts %d must be positive", n_texts);
     const cs_tokenizer *tok = cs_model_tokenizer(ctx->model);
-    if (!tok || !cs_tokenize_context)
+    if (!tok)
         return cs_fail(CS_ERR_NO_VOCABULARY, "the model was loaded without a vocabulary (give "
                        "cs_model_params.vocab_path)");
     if (ctx->model->text.context_length != CS_CONTEXT_LENGTH)

@@ -119,10 +119,6 @@ int cmd_encode_image(int argc, char **argv)
             return cli_usage_error("encode-image", "--size %d does not match pixel_values %dx%d",
                                    size, w, h);
         }
-    } else {
-        fprintf(stderr, "clipsurgery encode-image: %s: image files need the image decoder, not "
-                        "in this build yet; give a .safetensors with pixel_values\n", input);
-        return CLI_RUNTIME;
     }
 
     int rc = CLI_RUNTIME;
@@ -130,6 +126,26 @@ int cmd_encode_image(int argc, char **argv)
     cs_context *ctx = NULL;
     float *f = NULL;
     if (!m) goto done;
+    if (!px) {
+        /* an image file: decode (PIL's convert("RGB")) and preprocess at --size */
+        cs_image *img = NULL;
+        cs_status ds = cs_image_decode_file(input, NULL, &img);
+        if (ds != CS_OK) {
+            rc = cli_status_error("encode-image", input, ds);
+            goto done;
+        }
+        int s0 = size ? size : cs_model_image_size(m);
+        size_t npx = (size_t)3 * s0 * s0;
+        px = malloc(npx * sizeof(float));
+        ds = px ? cs_image_preprocess(img, s0, px, npx) : CS_ERR_OUT_OF_MEMORY;
+        cs_image_free(img);
+        if (ds != CS_OK) {
+            rc = cli_status_error("encode-image", input, ds);
+            goto done;
+        }
+        b = 1;
+        h = w = s0;
+    }
     cs_context_params cp;
     cs_context_params_default(&cp);
     cp.n_threads = threads;

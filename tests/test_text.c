@@ -74,6 +74,73 @@ START_TEST(token_ids_match_golden)
 }
 END_TEST
 
+static const char *const classes[12] = {"person", "bench", "ground", "building",
+                                        "sky",    "tree",  "grass",  "cat",
+                                        "road",   "potted plant", "tv monitor", "water"};
+static const char *const prompts[6] = {"a photo of a cat.", "a diagram", "A RED Car on the road!!",
+                                       "", "two dogs & a frisbee", "caf\xc3\xa9 au lait"};
+
+/* strings through the model's tokenizer give the golden features of the manifest prompts */
+START_TEST(texts_match_golden)
+{
+    cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
+    size_t nf;
+    float *want = tu_golden_f32(g, "text.features", &nf);
+    cs_model *m = load_model(_i, 1);
+    ck_assert_ptr_nonnull(cs_model_tokenizer(m));
+    cs_context *ctx = make_ctx(m);
+    float *got = malloc(nf * sizeof(float));
+    ck_assert_int_eq(cs_encode_texts(ctx, prompts, 6, got, nf), CS_OK);
+    double err = tu_max_abs_diff(got, want, nf);
+    printf("%s text.features from strings: max abs error %.3g\n", model_files[_i], err);
+    ck_assert_msg(err <= TOL, "text.features error %g", err);
+    free(got);
+    free(want);
+    cs_context_free(ctx);
+    cs_model_free(m);
+    cs_st_close(g);
+}
+END_TEST
+
+START_TEST(ensemble_matches_golden)
+{
+    cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
+    size_t ne, nr;
+    float *want = tu_golden_f32(g, "text.ensemble", &ne);
+    float *want_r = tu_golden_f32(g, "text.redundant", &nr);
+    cs_model *m = load_model(_i, 1);
+    cs_context *ctx = make_ctx(m);
+    float *got = malloc(ne * sizeof(float)), r[64];
+    ck_assert_int_eq(cs_prompt_ensemble(ctx, classes, 12, got, ne), CS_OK);
+    double err = tu_max_abs_diff(got, want, ne);
+    printf("%s text.ensemble: max abs error %.3g\n", model_files[_i], err);
+    ck_assert_msg(err <= TOL, "text.ensemble error %g", err);
+    ck_assert_int_eq(cs_redundant_feature(ctx, r, 64), CS_OK);
+    err = tu_max_abs_diff(r, want_r, nr);
+    printf("%s text.redundant: max abs error %.3g\n", model_files[_i], err);
+    ck_assert_msg(err <= TOL, "text.redundant error %g", err);
+    /* statuses */
+    ck_assert_int_eq(cs_redundant_feature(ctx, r, 63), CS_ERR_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(cs_prompt_ensemble(ctx, classes, 0, got, ne), CS_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(cs_prompt_ensemble(ctx, NULL, 1, got, ne), CS_ERR_INVALID_ARGUMENT);
+    char *long_name = malloc(2000);
+    for (int i = 0; i < 1999; i++) long_name[i] = i % 2 ? ' ' : 'a';
+    long_name[1999] = '\0';
+    const char *ln[1] = {long_name};
+    got[0] = 777.0f;
+    ck_assert_int_eq(cs_prompt_ensemble(ctx, ln, 1, got, ne), CS_ERR_TEXT_TOO_LONG);
+    ck_assert_int_eq(cs_encode_texts(ctx, ln, 1, got, ne), CS_ERR_TEXT_TOO_LONG);
+    ck_assert(got[0] == 777.0f);
+    free(long_name);
+    free(got);
+    free(want);
+    free(want_r);
+    cs_context_free(ctx);
+    cs_model_free(m);
+    cs_st_close(g);
+}
+END_TEST
+
 START_TEST(bad_token_ids)
 {
     cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
@@ -151,6 +218,8 @@ int main(void)
     TCase *tc = tcase_create("text");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, token_ids_match_golden, 0, 2);
+    tcase_add_loop_test(tc, texts_match_golden, 0, 2);
+    tcase_add_loop_test(tc, ensemble_matches_golden, 0, 2);
     tcase_add_test(tc, bad_token_ids);
     tcase_add_test(tc, templates_table);
     tcase_add_test(tc, l2_normalize);
