@@ -1,8 +1,11 @@
 /* clipsurgery: command-line front end of libclipsurgery. */
 #include "cli.h"
 
+#include <cblas.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cli_command commands[] = {
     {"info", "print a model's architecture as JSON", cmd_info},
@@ -29,8 +32,32 @@ static void usage(FILE *f)
                "exit codes: 0 ok, 1 runtime error, 2 usage error\n");
 }
 
+/* OpenBLAS 0.3.21 (Debian 12) does not recognise some recent or virtualised x86 CPUs and falls
+ * back to its generic Prescott (SSE3) kernels, about ten times slower. OpenBLAS picks its kernels
+ * when it is loaded, from OPENBLAS_CORETYPE. The CLI is an application, so it may choose for
+ * itself: when OPENBLAS_CORETYPE is unset, OpenBLAS chose Prescott and the CPU has AVX2, it sets
+ * OPENBLAS_CORETYPE (Haswell, or SkylakeX with AVX-512) and re-executes itself once. The library
+ * never does this. CLIPSURGERY_KEEP_BLAS=1 turns it off. */
+static void choose_blas_kernels(char **argv)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (getenv("OPENBLAS_CORETYPE") || getenv("CLIPSURGERY_KEEP_BLAS")) return;
+    const char *core = openblas_get_corename();
+    if (!core || strcmp(core, "Prescott") != 0) return;
+    __builtin_cpu_init();
+    const char *pick = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2") ? "Haswell" : NULL;
+    if (!pick || setenv("OPENBLAS_CORETYPE", pick, 1) != 0) return;
+    execv("/proc/self/exe", argv); /* on failure: carry on with the generic kernels */
+    unsetenv("OPENBLAS_CORETYPE");
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    choose_blas_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
