@@ -16,7 +16,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 PYTHON ?= python3
-PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
+PYTHONDIR ?= $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path('purelib', vars={'base': '$(PREFIX)', 'platbase': '$(PREFIX)'}))" 2>/dev/null || echo $(PREFIX)/lib/python3/dist-packages)
 
 BUILD ?= build
 CS_FIXTURES ?= ../shared/fixtures
@@ -37,7 +37,7 @@ ifeq ($(SAN),1)
   OPT := -O1 -fno-omit-frame-pointer
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
-WARN := -Wall -Wextra -Werror
+WARN := -Wall -Wextra -Werror -Wno-psabi
 CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
               -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
@@ -147,7 +147,8 @@ install: all
 	install -m 755 $(SHARED_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libclipsurgery.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
 	ln -sf $(SHARED_SONAME) $(DESTDIR)$(LIBDIR)/libclipsurgery.so
-	install -m 644 $(BUILD)/clipsurgery.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' pkgconfig/clipsurgery.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery
 	install -m 644 bindings/python/clipsurgery/*.py $(DESTDIR)$(PYTHONDIR)/clipsurgery/

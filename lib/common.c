@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Thread-local message: the conventions allow per-thread detail; no global buffer is shared. */
@@ -93,6 +94,11 @@ cs_status cs_read_file(const char *path, size_t max_size, char **data, size_t *s
 {
     FILE *f = fopen(path, "rb");
     if (!f) return cs_fail(CS_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return cs_fail(CS_ERR_IO, "%s is not a regular file", path);
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
         fclose(f);
         return cs_fail(CS_ERR_IO, "cannot seek %s", path);

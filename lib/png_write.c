@@ -106,7 +106,7 @@ CS_API cs_status cs_png_write(const char *path, const uint8_t *pixels, int width
     c.n_palette = n_palette;
     c.f = fopen(tmp, "wb");
     if (!c.f) {
-        cs_status s = cs_fail(CS_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+        cs_status s = cs_fail(CS_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         free(tmp);
         return s;
     }

@@ -162,7 +162,8 @@ cs_status cs_st_parse(const void *data, size_t size, cs_safetensors **out)
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
     if (hlen == 0) return cs_fail(CS_ERR_FORMAT, "safetensors: header length is 0");
     if (hlen > CS_ST_MAX_HEADER)
-        return cs_fail(CS_ERR_TOO_LARGE, "safetensors: header length %llu is over the 100 MB limit",
+        return cs_fail(CS_ERR_TOO_LARGE,
+                       "safetensors: header length %llu is over the 100 MB limit (not a safetensors file?)",
                        (unsigned long long)hlen);
     if (hlen > size - 8)
         return cs_fail(CS_ERR_FORMAT,
@@ -426,7 +427,7 @@ cs_status cs_st_write(const char *path, const cs_st_entry *entries, size_t n_ent
     snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        s = cs_fail(CS_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        s = cs_fail(CS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     } else {
         uint8_t len8[8];
         for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));

@@ -8,8 +8,9 @@ mkdir -p "$dest"
 for f in config.json vocab.json merges.txt model.safetensors; do
     [ -s "$dest/$f" ] && continue
     echo "fetching $base/$f"
-    if ! curl -fL --connect-timeout 10 --retry 2 -o "$dest/$f.part" "$base/$f"; then
+    if ! curl -fL --connect-timeout 10 -o "$dest/$f.part" "$base/$f"; then
         rm -f "$dest/$f.part"
+        rmdir "$dest" 2>/dev/null
         echo "fetch-model: cannot download $f (offline?)" >&2
         exit 1
     fi

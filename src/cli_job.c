@@ -65,6 +65,11 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             pos[n_pos++] = argv[i];
             continue;
         }
+        static const char *const valued[] = {"--vocab", "--batch", "--out-dir", "--maps", "--out",
+                                             "--size", "--threads", "--surgery-blocks",
+                                             "--map-size", "--threshold", NULL};
+        int known = 0;
+        for (int k = 0; valued[k]; k++) known |= strcmp(a, valued[k]) == 0;
         if (strcmp(a, "--") == 0) dd = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(help, stdout);
@@ -73,6 +78,8 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             job->empty_text = 1;
         else if (strcmp(a, "--no-cache") == 0)
             job->no_cache = 1;
+        else if (!known)
+            rc = cli_usage_error(cmd, "unknown option %s", a);
         else if (!next)
             rc = cli_usage_error(cmd, "%s needs a value", a);
         else if (strcmp(a, "--vocab") == 0) job->vocab = argv[++i];
@@ -109,7 +116,16 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
         if (rc < 0 && !job->batch_list && k < n_pos && !after_dd[k]) job->image_args[job->n_image_args++] = pos[k++];
         while (rc < 0 && k < n_pos && !after_dd[k] && is_regular_file(pos[k]))
             job->image_args[job->n_image_args++] = pos[k++];
-        while (rc < 0 && k < n_pos) job->texts[job->n_texts++] = pos[k++];
+        while (rc < 0 && k < n_pos) {
+            const char *t = pos[k];
+            size_t len = strlen(t);
+            int looks_like_path = strchr(t, '/') != NULL ||
+                                  (len > 4 && (strcmp(t + len - 4, ".png") == 0 || strcmp(t + len - 4, ".jpg") == 0 ||
+                                               strcmp(t + len - 5, ".jpeg") == 0));
+            if (!after_dd[k] && looks_like_path)
+                fprintf(stderr, "clipsurgery %s: warning: '%s' is not a file, so it is taken as a text\n", cmd, t);
+            job->texts[job->n_texts++] = pos[k++];
+        }
         if (rc < 0 && job->n_image_args == 0 && !job->batch_list)
             rc = cli_usage_error(cmd, "IMAGE is required");
         if (rc < 0 && job->n_texts == 0) rc = cli_usage_error(cmd, "at least one TEXT is required");
@@ -165,6 +181,11 @@ int cli_job_prepare(cli_job *job)
     }
     job->model = cli_load_model(job->cmd, job->model_path, job->vocab);
     if (!job->model) return CLI_RUNTIME;
+    if (!cs_model_tokenizer(job->model)) {
+        fprintf(stderr, "clipsurgery %s: %s has no vocabulary beside it: give --vocab PATH "
+                        "(bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder)\n", job->cmd, job->model_path);
+        return CLI_RUNTIME;
+    }
     cs_context_params cp;
     cs_context_params_default(&cp);
     cp.n_threads = job->threads;

@@ -81,6 +81,11 @@ int cmd_heatmap(int argc, char **argv)
     }
     cli_input *inputs = NULL;
     int n_inputs = 0;
+    if (job.out_dir && mkdir(job.out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "clipsurgery heatmap: cannot create %s: %s\n", job.out_dir, strerror(errno));
+        cli_job_free(&job);
+        return CLI_RUNTIME;
+    }
     rc = cli_job_prepare(&job);
     if (rc == CLI_OK) rc = cli_job_inputs(&job, &inputs, &n_inputs);
     float *all_sim = NULL, *all_maps = NULL;
@@ -109,6 +114,9 @@ int cmd_heatmap(int argc, char **argv)
             if (s != CS_OK) rc = cli_status_error("heatmap", "similarity maps", s);
         }
         if (rc == CLI_OK && in->image) rc = write_overlays(&job, in, maps);
+        else if (rc == CLI_OK && !job.maps_path)
+            fprintf(stderr, "clipsurgery heatmap: %s holds pixel values, not an image: no overlay "
+                            "(use --maps FILE to save the maps)\n", in->path);
         if (rc == CLI_OK && job.maps_path) {
             if (!all_sim) {
                 n_tokens0 = nt;

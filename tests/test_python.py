@@ -622,7 +622,7 @@ class PipelineTest(unittest.TestCase):
                 with self.subTest(model=key, image=b):
                     got = self.run_or_skip(m.labels, g["input.x64"].row(b).nested(), classes)
                     self.assertEqual([r["text"] for r in got], classes)
-                    scores = [r["score"] for r in got]
+                    scores = [r["probability"] for r in got]
                     self.assertLess(max_abs_diff(scores, g["raw.cls_probs"].row(b)), TOL)
                     self.assertAlmostEqual(sum(scores), 1.0, places=5)
                     sim = g["surgery.similarity"].row(b).values

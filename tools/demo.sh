@@ -22,8 +22,8 @@ else
 fi
 if [ -z "${DEMO_IMAGES:-}" ]; then
     DEMO_IMAGES=""
-    for f in bench-park.jpg astronaut.png chelsea.png coffee.png rocket.jpg; do
-        [ -f "$CS_FIXTURES/images/$f" ] && DEMO_IMAGES="$DEMO_IMAGES $CS_FIXTURES/images/$f"
+    for f in "$CS_FIXTURES"/images/*.jpg "$CS_FIXTURES"/images/*.png; do
+        [ -f "$f" ] && DEMO_IMAGES="$DEMO_IMAGES $f"
     done
 fi
 [ -n "$DEMO_IMAGES" ] || { echo "demo: no images (set DEMO_IMAGES)"; exit 1; }
@@ -31,7 +31,7 @@ mkdir -p out
 echo "demo: heatmaps -> out/"
 # shellcheck disable=SC2086
 "$cli" heatmap "$model" $vocab $DEMO_IMAGES --out-dir out -- person bench sky tree grass cat building || exit 1
-first=$(echo $DEMO_IMAGES | cut -d' ' -f1)
+first=$(echo $DEMO_IMAGES | tr ' ' '\n' | grep -m1 bench-park || echo $DEMO_IMAGES | cut -d' ' -f1)
 echo "demo: SAM point prompts for $first"
 # shellcheck disable=SC2086
 "$cli" points "$model" $vocab "$first" -- person bench "person+bench" || exit 1

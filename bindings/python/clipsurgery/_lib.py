@@ -5,7 +5,7 @@ Search order:
   1. $CLIPSURGERY_LIBRARY, when set, and nothing else (so a wrong value is an error, not a
      silent fallback to another copy);
   2. the build folder of a source checkout (bindings/python/clipsurgery -> ../../../build);
-  3. the lib folder of an install (PREFIX/lib/python3/dist-packages/clipsurgery -> PREFIX/lib);
+  3. the lib folder of an install (PREFIX/lib/python3[.X]/{dist,site}-packages/clipsurgery -> PREFIX/lib);
   4. the system loader (LD_LIBRARY_PATH, ld.so cache): libclipsurgery.so.MAJOR, then
      ctypes.util.find_library("clipsurgery").
 """
@@ -150,7 +150,8 @@ def _candidates():
         return
     here = os.path.dirname(os.path.abspath(__file__))
     yield os.path.normpath(os.path.join(here, "..", "..", "..", "build", SONAME))
-    yield os.path.normpath(os.path.join(here, "..", "..", "..", SONAME))
+    yield os.path.normpath(os.path.join(here, "..", "..", "..", SONAME))  # PREFIX/lib/python3/dist-packages
+    yield os.path.normpath(os.path.join(here, "..", "..", "..", "..", SONAME))  # PREFIX/lib/python3.X/site-packages
     yield SONAME
     found = ctypes.util.find_library("clipsurgery")
     if found:

@@ -449,8 +449,8 @@ class Model(object):
         return wrap(out, (oh, ow))
 
     def labels(self, image, texts, size=224, scale=100.0):
-        """Multi-label scores of one image: a list of {"text", "score", "peak"} in the order of
-        texts. score: CLIP's zero-shot probability, softmax over texts of
+        """Multi-label scores of one image: a list of {"text", "probability", "peak"} in the order of
+        texts. probability: CLIP's zero-shot probability, softmax over texts of
         scale * cosine(class token, prompt ensemble) (cs_class_probabilities; the surgery
         encoder keeps the original class token); the scores sum to 1. peak: the largest
         feature-surgery similarity over the image tokens (cs_similarity_peaks; label-set form
@@ -466,7 +466,7 @@ class Model(object):
                   self.embed_dim, float(scale), cbuf(probs), count)
             peaks = zeros("f", count)
             _call("cs_similarity_peaks", cbuf(sim), 1, n_tokens, count, cbuf(peaks), count)
-        return [{"text": names[t], "score": probs[t], "peak": peaks[t]} for t in range(count)]
+        return [{"text": names[t], "probability": probs[t], "peak": peaks[t]} for t in range(count)]
 
 
 
