@@ -183,8 +183,9 @@ START_TEST(large_sizes_deterministic)
     cs_context *ctx = make_ctx(m, 0);
     int d = cs_model_embed_dim(m);
     const int sizes[3] = {512, 224, 512};
-    float *px = malloc((size_t)3 * 512 * 512 * 4);
-    for (size_t i = 0; i < (size_t)3 * 512 * 512; i++)
+    size_t npx = (size_t)3 * 640 * 640; /* enough for 512x512 and 480x640 */
+    float *px = malloc(npx * 4);
+    for (size_t i = 0; i < npx; i++)
         px[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     size_t n512 = (size_t)cs_model_image_tokens(m, 512, 512) * d;
     float *first = malloc(n512 * 4), *out = malloc(n512 * 4);
