@@ -350,8 +350,11 @@ CS_API void cs_surgery_params_default(cs_surgery_params *params);
  *         positive multiples of the patch size (any grid; positions interpolated from the stored
  *         table every time).
  * features: [batch, n_tokens, embed_dim], n_tokens = cs_model_image_tokens(); not normalised.
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_SHAPE, CS_ERR_BUFFER_TOO_SMALL,
- *         CS_ERR_OUT_OF_MEMORY. */
+ * Deterministic: the same input gives the same bits whatever was encoded before (the
+ * positional table is resized from the stored one on every call, never cached).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, batch <= 0, size <= 0), CS_ERR_SHAPE (size not
+ *         a multiple of the patch), CS_ERR_TOO_LARGE (grid over 65536 cells),
+ *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_encode_images(cs_context *ctx, const float *pixels, int batch, int height,
                                   int width, float *features, size_t capacity);
 
@@ -359,13 +362,21 @@ CS_API cs_status cs_encode_images(cs_context *ctx, const float *pixels, int batc
  * forward): blocks before the last n_blocks are plain; the last n_blocks are dual-path; the output
  * is ln_post(x_new) @ proj with the class token from the original path. surgery NULL or
  * n_blocks == 0 is raw CLIP. Same shapes and statuses as cs_encode_images, plus
- * CS_ERR_UNSUPPORTED for a reserved attention kind. */
+ * CS_ERR_INVALID_ARGUMENT for n_blocks outside 0..vision_layers, a bad size field or an
+ * attention value outside the enum, and CS_ERR_UNSUPPORTED for a reserved attention kind. */
 CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surgery,
                                   const float *pixels, int batch, int height, int width,
                                   float *features, size_t capacity);
 
 /* Building blocks, for other compositions. Token arrays are [n_tokens, vision_width] row-major,
- * n_tokens = cs_model_image_tokens(). */
+ * n_tokens = cs_model_image_tokens() (the block calls accept any 1..65537 tokens). Each returns
+ * CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, block outside 0..vision_layers-1, n_tokens out of
+ * range, x_ori == x_new), CS_ERR_UNSUPPORTED (reserved attention kind), CS_ERR_OUT_OF_MEMORY;
+ * cs_vision_embed and cs_vision_project also CS_ERR_SHAPE / CS_ERR_TOO_LARGE (sizes, as
+ * cs_encode_images) and CS_ERR_BUFFER_TOO_SMALL (capacity in floats).
+ * cs_surgery_apply(s, ...) equals: cs_vision_embed; cs_vision_block for blocks
+ * 0..L-K-1; x_new = copy of x_ori; cs_dual_path_block for blocks L-K..L-1; x_new[0] = x_ori[0];
+ * cs_vision_project(x_new). */
 
 /* Patch embedding, class token, positional embeddings (resized bilinearly from the stored table
  * when the grid differs), ln_pre. pixels: [3, height, width]. tokens: [n_tokens, width]. */
@@ -378,7 +389,8 @@ CS_API cs_status cs_vision_block(cs_context *ctx, int block, float *tokens, int 
 CS_API cs_status cs_block_attention(cs_context *ctx, int block, cs_attention_kind kind,
                                     const float *tokens, int n_tokens, float *out);
 /* One dual-path block step in place (REFERENCE 2 step 5): a = ln_1(x_ori); x_ori += attn_qk(a);
- * x_ori += mlp(ln_2(x_ori)); x_new += attn_kind(a) (+ mlp when surgery->new_path_ffn). */
+ * x_ori += mlp(ln_2(x_ori)); x_new += attn_kind(a) (+ mlp(ln_2(x_new)) when
+ * surgery->new_path_ffn). surgery NULL: the default (v-v, no FFN); n_blocks is ignored. */
 CS_API cs_status cs_dual_path_block(cs_context *ctx, int block, const cs_surgery_params *surgery,
                                     float *x_ori, float *x_new, int n_tokens);
 /* ln_post then projection for every token. tokens: [n_tokens, width]; features:
@@ -391,7 +403,10 @@ CS_API cs_status cs_vision_project(cs_context *ctx, const float *tokens, int n_t
 /* ------------------------------------------------------------------------------------------ */
 
 /* Text features from token ids. ids: [n_texts, context_length] int32 as cs_tokenize_context
- * gives. features: [n_texts, embed_dim], raw projection output (not normalised).
+ * gives; the end-of-text position is the first maximum id (the reference's argmax) and must hold
+ * CS_TOKEN_EOT; only positions up to it are computed (causal mask), and texts of any lengths
+ * share every matrix product. features: [n_texts, embed_dim], raw projection output (not
+ * normalised).
  * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (id out of range, no EOT), CS_ERR_BUFFER_TOO_SMALL,
  *         CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_encode_token_ids(cs_context *ctx, const int32_t *ids, int n_texts,
@@ -401,7 +416,8 @@ CS_API cs_status cs_encode_token_ids(cs_context *ctx, const int32_t *ids, int n_
 CS_API cs_status cs_encode_texts(cs_context *ctx, const char *const *texts, int n_texts,
                                  float *features, size_t capacity);
 
-/* Number of prompt templates of the reference ensemble (85) and template i ("{}" = class). */
+/* Number of prompt templates of the reference ensemble (85) and template i ("{}" = class;
+ * static storage; NULL when index is out of range). */
 CS_API int cs_prompt_template_count(void);
 CS_API const char *cs_prompt_template(int index);
 

@@ -226,7 +226,7 @@ static cs_status project(cs_context *ctx, const float *x, int rows, float *featu
 
 /* Copies and checks a caller's surgery description (NULL: raw CLIP). */
 static cs_status read_surgery(const cs_model *m, const cs_surgery_params *in,
-                              cs_surgery_params *out)
+                              cs_surgery_params *out, int check_blocks)
 {
     cs_surgery_params_default(out);
     if (!in) {
@@ -239,10 +239,10 @@ static cs_status read_surgery(const cs_model *m, const cs_surgery_params *in,
                        in->size);
     memcpy(out, in, in->size < sizeof *out ? in->size : sizeof *out);
     out->size = sizeof *out;
-    if (out->n_blocks < 0 || out->n_blocks > m->vision.layers)
+    if (check_blocks && (out->n_blocks < 0 || out->n_blocks > m->vision.layers))
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "surgery n_blocks %d out of range 0..%d",
                        out->n_blocks, m->vision.layers);
-    if (out->n_blocks > 0) return cs_nn_check_kind(out->attention);
+    if (!check_blocks || out->n_blocks > 0) return cs_nn_check_kind(out->attention);
     return CS_OK;
 }
 
@@ -258,7 +258,7 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "pixels and features must not be NULL");
     if (batch <= 0) return cs_fail(CS_ERR_INVALID_ARGUMENT, "batch %d must be positive", batch);
     cs_surgery_params sp;
-    if ((st = read_surgery(m, surgery, &sp)) != CS_OK) return st;
+    if ((st = read_surgery(m, surgery, &sp, 1)) != CS_OK) return st;
     int gh, gw;
     if ((st = check_size(m, height, width, &gh, &gw)) != CS_OK) return st;
     int t = 1 + gh * gw, c = m->vision.width, d = m->embed_dim;
@@ -383,7 +383,7 @@ CS_API cs_status cs_dual_path_block(cs_context *ctx, int block, const cs_surgery
     if (x_ori == x_new) return cs_fail(CS_ERR_INVALID_ARGUMENT, "x_ori and x_new must differ");
     cs_surgery_params sp;
     if (surgery) {
-        if ((st = read_surgery(ctx->model, surgery, &sp)) != CS_OK) return st;
+        if ((st = read_surgery(ctx->model, surgery, &sp, 0)) != CS_OK) return st;
     } else {
         cs_surgery_params_default(&sp);
     }

@@ -183,9 +183,9 @@ START_TEST(large_sizes_deterministic)
     cs_context *ctx = make_ctx(m, 0);
     int d = cs_model_embed_dim(m);
     const int sizes[3] = {512, 224, 512};
-    const size_t n_px = (size_t)3 * 480 * 640; /* the largest input below (> 3 * 512 * 512) */
-    float *px = malloc(n_px * 4);
-    for (size_t i = 0; i < n_px; i++)
+    size_t npx = (size_t)3 * 640 * 640; /* enough for 512x512 and 480x640 */
+    float *px = malloc(npx * 4);
+    for (size_t i = 0; i < npx; i++)
         px[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     size_t n512 = (size_t)cs_model_image_tokens(m, 512, 512) * d;
     float *first = malloc(n512 * 4), *out = malloc(n512 * 4);
@@ -208,6 +208,50 @@ START_TEST(large_sizes_deterministic)
     free(out);
     cs_context_free(ctx);
     cs_model_free(m);
+}
+END_TEST
+
+/* Options: new-path FFN and the class token from the new path, composed by hand from the
+ * building blocks, equal cs_surgery_apply with those options (and differ from the default). */
+START_TEST(surgery_options_compose)
+{
+    cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
+    float *x = tu_golden_f32(g, "input.x64", NULL);
+    size_t n;
+    float *def = tu_golden_f32(g, "cs.image_features", &n);
+    cs_model *m = load_model(0);
+    cs_context *ctx = make_ctx(m, 0);
+    int c = cs_model_vision_width(m), d = cs_model_embed_dim(m), t = 17;
+    int layers = cs_model_vision_layers(m);
+    float *xo = malloc((size_t)t * c * 4), *xn = malloc((size_t)t * c * 4);
+    float *f = malloc((size_t)t * d * 4), *api = malloc((size_t)t * d * 4);
+    for (int opt = 0; opt < 4; opt++) {
+        cs_surgery_params sp;
+        cs_surgery_params_default(&sp);
+        sp.n_blocks = 3;
+        sp.new_path_ffn = opt & 1;
+        sp.cls_from_new_path = (opt >> 1) & 1;
+        ck_assert_int_eq(cs_vision_embed(ctx, x, 64, 64, xo, (size_t)t * c), CS_OK);
+        for (int l = 0; l < layers - 3; l++) ck_assert_int_eq(cs_vision_block(ctx, l, xo, t), CS_OK);
+        memcpy(xn, xo, (size_t)t * c * 4);
+        for (int l = layers - 3; l < layers; l++)
+            ck_assert_int_eq(cs_dual_path_block(ctx, l, &sp, xo, xn, t), CS_OK);
+        if (!sp.cls_from_new_path) memcpy(xn, xo, (size_t)c * 4);
+        ck_assert_int_eq(cs_vision_project(ctx, xn, t, f, (size_t)t * d), CS_OK);
+        ck_assert_int_eq(cs_surgery_apply(ctx, &sp, x, 1, 64, 64, api, (size_t)t * d), CS_OK);
+        double err = tu_max_abs_diff(f, api, (size_t)t * d);
+        ck_assert_msg(err <= 1e-5, "option %d: composed vs api %g", opt, err);
+        if (opt) ck_assert(tu_max_abs_diff(api, def, (size_t)t * d) > 1e-3);
+    }
+    free(xo);
+    free(xn);
+    free(f);
+    free(api);
+    free(x);
+    free(def);
+    cs_context_free(ctx);
+    cs_model_free(m);
+    cs_st_close(g);
 }
 END_TEST
 
@@ -332,6 +376,7 @@ int main(void)
     tcase_add_loop_test(tc, cls_probs_match_golden, 0, 2);
     tcase_add_loop_test(tc, deterministic_across_sizes, 0, 2);
     tcase_add_loop_test(tc, building_blocks_compose, 0, 2);
+    tcase_add_test(tc, surgery_options_compose);
     tcase_add_test(tc, large_sizes_deterministic);
     tcase_add_test(tc, bad_inputs);
     suite_add_tcase(s, tc);
