@@ -490,8 +490,9 @@ CS_API cs_status cs_similarity_maps(const float *similarity, int grid_h, int gri
  * points_xy: [capacity, 2] int (x, y); labels: [capacity] (1 positive, 0 negative); positives
  * first. *n_points receives the count (0 is a valid result). capacity >= grid cells suffices.
  * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0, down_sample larger than the grid),
- *         CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL (nothing written; *n_points receives the
- *         count needed), CS_ERR_OUT_OF_MEMORY. */
+ *         CS_ERR_TOO_LARGE (image_w or image_h over 2^24, the float32 coordinates' exact range),
+ *         CS_ERR_BUFFER_TOO_SMALL (nothing written; *n_points receives the count needed),
+ *         CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_similarity_to_points(const float *map, int grid_h, int grid_w, int image_w,
                                          int image_h, float threshold, int down_sample,
                                          int *points_xy, int *labels, size_t capacity,

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,10 +441,18 @@ static cs_status resolve_weights(const char *path, char **out)
     return CS_OK;
 }
 
-static int json_int(json_t *o, const char *k)
+/* An integer field of config.json: 0 when absent or not an integer; *bad set when it does not
+ * fit an int (it would otherwise be silently truncated). */
+static int json_int(json_t *o, const char *k, const char **bad)
 {
     json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    if (!json_is_integer(v)) return 0;
+    json_int_t x = json_integer_value(v);
+    if (x < INT_MIN || x > INT_MAX) {
+        *bad = k;
+        return 0;
+    }
+    return (int)x;
 }
 
 static cs_status read_config(const char *dir, config *cfg)
@@ -484,18 +493,20 @@ static cs_status read_config(const char *dir, config *cfg)
             else cfg->eps = (float)e;
         }
     }
+    const char *bad = NULL;
     if (json_is_object(vc)) {
-        cfg->v_width = json_int(vc, "hidden_size");
-        cfg->v_layers = json_int(vc, "num_hidden_layers");
-        cfg->v_heads = json_int(vc, "num_attention_heads");
-        cfg->v_patch = json_int(vc, "patch_size");
+        cfg->v_width = json_int(vc, "hidden_size", &bad);
+        cfg->v_layers = json_int(vc, "num_hidden_layers", &bad);
+        cfg->v_heads = json_int(vc, "num_attention_heads", &bad);
+        cfg->v_patch = json_int(vc, "patch_size", &bad);
     }
     if (json_is_object(tc)) {
-        cfg->t_width = json_int(tc, "hidden_size");
-        cfg->t_layers = json_int(tc, "num_hidden_layers");
-        cfg->t_heads = json_int(tc, "num_attention_heads");
+        cfg->t_width = json_int(tc, "hidden_size", &bad);
+        cfg->t_layers = json_int(tc, "num_hidden_layers", &bad);
+        cfg->t_heads = json_int(tc, "num_attention_heads", &bad);
     }
-    cfg->embed = json_int(root, "projection_dim");
+    cfg->embed = json_int(root, "projection_dim", &bad);
+    if (s == CS_OK && bad) s = cs_fail(CS_ERR_FORMAT, "%s: %s is out of range", p, bad);
     json_decref(root);
     free(p);
     return s;

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Largest image side: every coordinate up to it is exact in float32 and fits int. */
+#define CS_POINTS_MAX_SIDE (1 << 24)
+
 typedef struct cell {
     float v;
     int i;
@@ -40,6 +43,10 @@ static cs_status check_geom(const char *fn, int grid_h, int grid_w, int image_w,
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: down_sample %d larger than the %dx%d grid",
                        fn, down_sample, grid_h, grid_w);
     if (isnan(threshold)) return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: threshold is NaN", fn);
+    /* coordinates are computed in float32 (as the reference) and must convert back to int */
+    if (image_w > CS_POINTS_MAX_SIDE || image_h > CS_POINTS_MAX_SIDE)
+        return cs_fail(CS_ERR_TOO_LARGE, "%s: image %dx%d over the %d-pixel side limit", fn,
+                       image_w, image_h, CS_POINTS_MAX_SIDE);
     g->gh = grid_h;
     g->gw = grid_w;
     g->h = grid_h / down_sample;

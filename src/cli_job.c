@@ -3,6 +3,7 @@
 
 #include "safetensors.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -240,6 +241,13 @@ static int push(cli_input **list, int *n, int *cap, cli_input in)
     return 0;
 }
 
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
 static int load_pixel_values(cli_job *job, const char *path, cli_input **list, int *n, int *cap)
 {
     cs_safetensors *st = NULL;
@@ -260,7 +268,13 @@ static int load_pixel_values(cli_job *job, const char *path, cli_input **list, i
     int h = (int)t->shape[t->ndim - 2], w = (int)t->shape[t->ndim - 1];
     size_t per = (size_t)3 * h * w;
     float *all = malloc(sizeof(float) * t->n_elements);
-    if (!all || cs_st_to_f32(t, all) != CS_OK) rc = CLI_RUNTIME;
+    if (!all || cs_st_to_f32(t, all) != CS_OK) {
+        fprintf(stderr, "clipsurgery %s: %s: cannot read pixel_values\n", job->cmd, path);
+        rc = CLI_RUNTIME;
+    } else if (!all_finite(all, t->n_elements)) {
+        fprintf(stderr, "clipsurgery %s: %s: pixel_values holds NaN or infinity\n", job->cmd, path);
+        rc = CLI_RUNTIME;
+    }
     for (int i = 0; rc == CLI_OK && i < b; i++) {
         cli_input in;
         memset(&in, 0, sizeof in);
@@ -323,6 +337,7 @@ int cli_job_inputs(cli_job *job, cli_input **inputs, int *n_inputs)
     }
     if (rc != CLI_OK) {
         cli_inputs_free(list, n);
+        free(list);
         return rc;
     }
     *inputs = list;

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "safetensors.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,13 @@ static int read_pixel_values(const char *path, float **px, int *b, int *h, int *
         free(*px);
         return cli_status_error("encode-image", "pixel_values", s);
     }
+    for (size_t i = 0; i < (size_t)*b * 3 * (size_t)*h * (size_t)*w; i++)
+        if (!isfinite((*px)[i])) {
+            free(*px);
+            fprintf(stderr, "clipsurgery encode-image: %s: pixel_values holds NaN or infinity\n",
+                    path);
+            return CLI_RUNTIME;
+        }
     return CLI_OK;
 }
 
