@@ -352,7 +352,8 @@ CS_API void cs_surgery_params_default(cs_surgery_params *params);
  * features: [batch, n_tokens, embed_dim], n_tokens = cs_model_image_tokens(); not normalised.
  * Deterministic: the same input gives the same bits whatever was encoded before (the
  * positional table is resized from the stored one on every call, never cached).
- * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, batch <= 0, size <= 0), CS_ERR_SHAPE (size not
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, batch <= 0, size <= 0, a NaN or
+ *         infinite pixel), CS_ERR_SHAPE (size not
  *         a multiple of the patch), CS_ERR_TOO_LARGE (grid over 65536 cells),
  *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_encode_images(cs_context *ctx, const float *pixels, int batch, int height,

@@ -58,6 +58,7 @@ void cs_nn_layer_norm(const float *x, int ldx, float *y, int ldy, size_t rows, i
  * (Cephes expf coefficients); 2^n built in the exponent bits. No calls: vectorises. */
 static inline float exp_poly(float x)
 {
+    if (x != x) return x; /* NaN stays NaN (and never reaches the float-to-int conversion) */
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     float fn = x * 1.44269504088896341f + 12582912.0f; /* round to nearest via 1.5 * 2^23 */

@@ -268,6 +268,10 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
     if (capacity < need)
         return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "features need %zu floats, capacity is %zu", need,
                        capacity);
+    size_t n_pixels = (size_t)batch * 3 * (size_t)height * (size_t)width;
+    for (size_t i = 0; i < n_pixels; i++)
+        if (!isfinite(pixels[i]))
+            return cs_fail(CS_ERR_INVALID_ARGUMENT, "pixel value %zu is NaN or infinite", i);
     const float *pos;
     if ((st = pos_table(ctx, gh, gw, &pos)) != CS_OK) return st;
 

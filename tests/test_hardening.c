@@ -568,6 +568,66 @@ START_TEST(encoders_bad_arguments)
 }
 END_TEST
 
+/* Non-finite pixels are refused; a NaN weight gives NaN features, with no undefined behaviour
+ * in the exp kernel (UBSan aborted there before). */
+START_TEST(encoder_non_finite_values)
+{
+    char *src = tu_fixture("golden/tiny-openai-f32.safetensors");
+    cs_model *m = NULL;
+    ck_assert_int_eq(cs_model_load(src, NULL, &m), CS_OK);
+    cs_context *ctx = NULL;
+    ck_assert_int_eq(cs_context_create(m, NULL, &ctx), CS_OK);
+    size_t np = 3 * 64 * 64, nf = 17 * 64;
+    float *px = calloc(np, sizeof(float)), *f = calloc(nf, sizeof(float));
+    px[100] = NAN;
+    ck_assert_int_eq(cs_encode_images(ctx, px, 1, 64, 64, f, nf), CS_ERR_INVALID_ARGUMENT);
+    ck_assert(strstr(cs_last_error(), "NaN") != NULL);
+    px[100] = INFINITY;
+    ck_assert_int_eq(cs_surgery_apply(ctx, NULL, px, 1, 64, 64, f, nf), CS_ERR_INVALID_ARGUMENT);
+    px[100] = 0.0f;
+    cs_context_free(ctx);
+    cs_model_free(m);
+
+    /* the same weights with one NaN in the class embedding */
+    cs_safetensors *st = NULL;
+    ck_assert_int_eq(cs_st_open(src, &st), CS_OK);
+    cs_st_entry *e = calloc(st->n_tensors, sizeof *e);
+    float *cls = NULL;
+    for (size_t i = 0; i < st->n_tensors; i++) {
+        const cs_st_tensor *t = &st->tensors[i];
+        e[i].name = t->name;
+        e[i].dtype = t->dtype;
+        e[i].ndim = t->ndim;
+        e[i].shape = t->shape;
+        e[i].data = t->data;
+        if (strcmp(t->name, "visual.class_embedding") == 0) {
+            cls = malloc(t->nbytes);
+            memcpy(cls, t->data, t->nbytes);
+            cls[0] = NAN;
+            e[i].data = cls;
+        }
+    }
+    char *dir = tmpdir_make();
+    char path[512];
+    snprintf(path, sizeof path, "%s/nan.safetensors", dir);
+    ck_assert_int_eq(cs_st_write(path, e, st->n_tensors, NULL, 0), CS_OK);
+    ck_assert_int_eq(cs_model_load(path, NULL, &m), CS_OK);
+    ck_assert_int_eq(cs_context_create(m, NULL, &ctx), CS_OK);
+    ck_assert_int_eq(cs_encode_images(ctx, px, 1, 64, 64, f, nf), CS_OK);
+    ck_assert(isnan(f[0]));
+    cs_context_free(ctx);
+    cs_model_free(m);
+    cs_st_close(st);
+    rm_rf(dir);
+    free(dir);
+    free(e);
+    free(cls);
+    free(px);
+    free(f);
+    free(src);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hardening");
@@ -587,6 +647,7 @@ int main(void)
     tcase_add_test(tc, points_huge_image_regression);
     tcase_add_test(tc, image_api_bad_arguments);
     tcase_add_test(tc, encoders_bad_arguments);
+    tcase_add_test(tc, encoder_non_finite_values);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
