@@ -22,6 +22,8 @@ enum {
     CS_BUF_X,        /* main token stream (x or x_ori) */
     CS_BUF_XNEW,     /* new-path token stream */
     CS_BUF_TMP,      /* small per-call temporaries (rows gathered for projection, ...) */
+    CS_BUF_GATHER,   /* q, k, v rows of one text gathered from shared prefixes */
+    CS_BUF_OUT,      /* features in processing order before scattering */
     CS_BUF_COUNT
 };
 

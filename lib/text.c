@@ -2,7 +2,8 @@
  * blocks, ln_final, the row at the first end-of-text id, text projection.
  * The causal mask means rows after the end-of-text token never reach it, so each text is run
  * only up to its end-of-text position, and the rows of many texts (of any lengths) go through
- * every linear layer as one GEMM; attention runs per text on its own rows. */
+ * every linear layer as one GEMM; attention runs per text on its own rows. For the same reason
+ * texts that begin with the same ids share those rows: each distinct prefix is computed once. */
 #include "common.h"
 #include "context.h"
 #include "model.h"
@@ -43,25 +44,48 @@ static cs_status text_length(const cs_text_weights *tw, const int32_t *ids, int 
     return CS_OK;
 }
 
-/* Encodes texts [t0, t1) (lengths len[], total `rows` rows) into features [t1 - t0, D]. */
-static cs_status encode_chunk(cs_context *ctx, const int32_t *ids, const int *len, int t0,
-                              int t1, int rows, float *features)
+/* One text of a chunk, in processing (lexicographic) order. Positions 0..shared-1 are the rows of
+ * the previous text of the chunk (same ids there, and the causal mask makes a row depend only on
+ * the ids up to it); positions shared..len-1 are this text's own rows own..own+len-shared-1. */
+typedef struct text_item {
+    const int32_t *ids;
+    int index;  /* position in the caller's arrays */
+    int len;    /* up to and including the end-of-text token */
+    int shared; /* leading positions taken from the previous item */
+    int own;    /* first own row in the chunk */
+} text_item;
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const text_item *a = pa, *b = pb;
+    int n = a->len < b->len ? a->len : b->len;
+    for (int i = 0; i < n; i++)
+        if (a->ids[i] != b->ids[i]) return a->ids[i] < b->ids[i] ? -1 : 1;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+/* Encodes items[0..nt) (own rows in total `rows`; rowmap [nt, ctxlen] gives the chunk row of
+ * every position) and writes each feature row to features[index]. */
+static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, const int *rowmap,
+                              int rows, float *features)
 {
     const cs_model *m = ctx->model;
     const cs_text_weights *tw = &m->text;
-    int c = tw->width, nt = t1 - t0, ctxlen = tw->context_length;
+    int c = tw->width, ctxlen = tw->context_length, d = m->embed_dim;
     float eps = m->layer_norm_eps;
     float *x = cs_ctx_buf(ctx, CS_BUF_X, (size_t)rows * c);
     float *eot = cs_ctx_buf(ctx, CS_BUF_TMP, (size_t)nt * c);
-    if (!x || !eot) return CS_ERR_OUT_OF_MEMORY;
-    /* embeddings */
-    size_t r = 0;
-    for (int t = t0; t < t1; t++)
-        for (int i = 0; i < len[t]; i++, r++) {
-            const float *te = tw->token_embedding + (size_t)ids[(size_t)t * ctxlen + i] * c;
+    float *gat = cs_ctx_buf(ctx, CS_BUF_GATHER, (size_t)ctxlen * 3 * c);
+    float *outf = cs_ctx_buf(ctx, CS_BUF_OUT, (size_t)nt * d);
+    if (!x || !eot || !gat || !outf) return CS_ERR_OUT_OF_MEMORY;
+    /* embeddings of the own rows */
+    for (int k = 0; k < nt; k++)
+        for (int i = it[k].shared; i < it[k].len; i++) {
+            const float *te = tw->token_embedding + (size_t)it[k].ids[i] * c;
             const float *pe = tw->positional_embedding + (size_t)i * c;
-            float *xr = x + r * c;
-            for (int k = 0; k < c; k++) xr[k] = te[k] + pe[k];
+            float *xr = x + (size_t)(it[k].own + i - it[k].shared) * c;
+            for (int j = 0; j < c; j++) xr[j] = te[j] + pe[j];
         }
     for (int l = 0; l < tw->layers; l++) {
         const cs_block_weights *blk = &tw->blocks[l];
@@ -72,16 +96,22 @@ static cs_status encode_chunk(cs_context *ctx, const int32_t *ids, const int *le
         if (!a || !qkv || !att) return CS_ERR_OUT_OF_MEMORY;
         cs_nn_layer_norm(x, c, a, c, (size_t)rows, c, blk->ln_1_w, blk->ln_1_b, eps);
         cs_nn_linear(a, c, rows, c, blk->qkv_w, blk->qkv_b, 3 * c, qkv, 3 * c, 0);
-        size_t off = 0;
-        for (int t = t0; t < t1; t++) {
-            int n = len[t];
+        for (int k = 0; k < nt; k++) {
+            int n = it[k].len;
             /* the last block only needs the end-of-text row of each text */
-            int q0 = last ? n - 1 : 0;
-            float *o = last ? att + (size_t)(t - t0) * c : att + off * c;
-            cs_status st = cs_nn_attention(ctx, qkv + off * 3 * c, 3 * c, n, c, tw->heads,
-                                           CS_ATTN_QK, 1, q0, n - q0, o, c);
+            int q0 = last ? n - 1 : it[k].shared;
+            float *o = last ? att + (size_t)k * c : att + (size_t)it[k].own * c;
+            const float *src = qkv + (size_t)it[k].own * 3 * c;
+            if (it[k].shared > 0) {
+                const int *map = rowmap + (size_t)k * ctxlen;
+                for (int i = 0; i < n; i++)
+                    memcpy(gat + (size_t)i * 3 * c, qkv + (size_t)map[i] * 3 * c,
+                           (size_t)3 * c * sizeof(float));
+                src = gat;
+            }
+            cs_status st = cs_nn_attention(ctx, src, 3 * c, n, c, tw->heads, CS_ATTN_QK, 1, q0,
+                                           n - q0, o, c);
             if (st != CS_OK) return st;
-            off += (size_t)n;
         }
         if (!last) {
             cs_nn_linear(att, c, rows, c, blk->out_w, blk->out_b, c, x, c, 1);
@@ -89,28 +119,27 @@ static cs_status encode_chunk(cs_context *ctx, const int32_t *ids, const int *le
                                               (int)m->activation, eps);
             if (st != CS_OK) return st;
         } else {
-            off = 0;
-            for (int t = t0; t < t1; t++) {
-                off += (size_t)len[t];
-                memcpy(eot + (size_t)(t - t0) * c, x + (off - 1) * c, (size_t)c * sizeof(float));
-            }
+            for (int k = 0; k < nt; k++)
+                memcpy(eot + (size_t)k * c,
+                       x + (size_t)(it[k].own + it[k].len - 1 - it[k].shared) * c,
+                       (size_t)c * sizeof(float));
             cs_nn_linear(att, c, nt, c, blk->out_w, blk->out_b, c, eot, c, 1);
             cs_status st = cs_nn_mlp_residual(ctx, blk, eot, c, nt, c, tw->mlp_dim,
                                               (int)m->activation, eps);
             if (st != CS_OK) return st;
         }
     }
-    if (tw->layers == 0) {
-        size_t off = 0;
-        for (int t = t0; t < t1; t++) {
-            off += (size_t)len[t];
-            memcpy(eot + (size_t)(t - t0) * c, x + (off - 1) * c, (size_t)c * sizeof(float));
-        }
-    }
+    if (tw->layers == 0)
+        for (int k = 0; k < nt; k++)
+            memcpy(eot + (size_t)k * c,
+                   x + (size_t)(it[k].own + it[k].len - 1 - it[k].shared) * c,
+                   (size_t)c * sizeof(float));
     float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)nt * c);
     if (!a) return CS_ERR_OUT_OF_MEMORY;
     cs_nn_layer_norm(eot, c, a, c, (size_t)nt, c, tw->ln_final_w, tw->ln_final_b, eps);
-    cs_gemm(0, 1, nt, m->embed_dim, c, 1.0f, a, c, tw->proj, c, 0.0f, features, m->embed_dim);
+    cs_gemm(0, 1, nt, d, c, 1.0f, a, c, tw->proj, c, 0.0f, outf, d);
+    for (int k = 0; k < nt; k++)
+        memcpy(features + (size_t)it[k].index * d, outf + (size_t)k * d, (size_t)d * sizeof(float));
     return CS_OK;
 }
 
@@ -122,31 +151,60 @@ cs_status cs_text_encode_ids(cs_context *ctx, const int32_t *ids, int n_texts, f
     if (!ids || !features) return cs_fail(CS_ERR_INVALID_ARGUMENT, "ids and features must not be NULL");
     if (n_texts <= 0) return cs_fail(CS_ERR_INVALID_ARGUMENT, "n_texts %d must be positive", n_texts);
     const cs_model *m = ctx->model;
+    int ctxlen = m->text.context_length;
     size_t need;
     if (!cs_mul_size((size_t)n_texts, (size_t)m->embed_dim, &need) || capacity < need)
         return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "features need %d x %d floats, capacity is %zu",
                        n_texts, m->embed_dim, capacity);
-    int *len = cs_alloc_array((size_t)n_texts, sizeof(int));
-    if (!len) return cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot allocate %d lengths", n_texts);
-    for (int t = 0; t < n_texts; t++) {
-        st = text_length(&m->text, ids + (size_t)t * m->text.context_length, t, &len[t]);
-        if (st != CS_OK) {
-            free(len);
-            return st;
+    text_item *it = cs_alloc_array((size_t)n_texts, sizeof *it);
+    int *rowmap = cs_alloc_array((size_t)n_texts * (size_t)ctxlen, sizeof(int));
+    if (!it || !rowmap) {
+        free(it);
+        free(rowmap);
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot allocate the plan for %d texts", n_texts);
+    }
+    for (int t = 0; t < n_texts && st == CS_OK; t++) {
+        it[t].ids = ids + (size_t)t * ctxlen;
+        it[t].index = t;
+        st = text_length(&m->text, it[t].ids, t, &it[t].len);
+    }
+    if (st != CS_OK) {
+        free(it);
+        free(rowmap);
+        return st;
+    }
+    /* Lexicographic order puts the texts sharing the longest prefix next to each other; each
+     * text reuses the rows of its predecessor for the common prefix (a prompt ensemble shares
+     * "<sot> a photo of a" across classes), which computes each distinct prefix once. */
+    qsort(it, (size_t)n_texts, sizeof *it, item_cmp);
+    /* Chunks of up to CS_TEXT_CHUNK_ROWS own rows; the first text of a chunk shares nothing.
+     * Scratch grows with the largest chunk, so an out-of-memory failure can leave earlier rows
+     * of `features` written. */
+    int k0 = 0;
+    while (k0 < n_texts && st == CS_OK) {
+        int k1 = k0, rows = 0;
+        while (k1 < n_texts) {
+            text_item *t = &it[k1];
+            int shared = 0;
+            if (k1 > k0) {
+                const text_item *p = &it[k1 - 1];
+                int lim = t->len - 1 < p->len ? t->len - 1 : p->len;
+                while (shared < lim && t->ids[shared] == p->ids[shared]) shared++;
+            }
+            if (k1 > k0 && rows + (t->len - shared) > CS_TEXT_CHUNK_ROWS) break;
+            t->shared = shared;
+            t->own = rows;
+            int *map = rowmap + (size_t)(k1 - k0) * ctxlen;
+            for (int i = 0; i < t->len; i++)
+                map[i] = i < shared ? map[i - ctxlen] : rows + i - shared;
+            rows += t->len - shared;
+            k1++;
         }
+        st = encode_chunk(ctx, it + k0, k1 - k0, rowmap, rows, features);
+        k0 = k1;
     }
-    /* Chunks of whole texts up to CS_TEXT_CHUNK_ROWS rows. Scratch grows with the largest chunk,
-     * so an out-of-memory failure can leave earlier rows of `features` written. */
-    int t0 = 0;
-    while (t0 < n_texts && st == CS_OK) {
-        int t1 = t0, rows = 0;
-        while (t1 < n_texts && (t1 == t0 || rows + len[t1] <= CS_TEXT_CHUNK_ROWS))
-            rows += len[t1++];
-        st = encode_chunk(ctx, ids, len, t0, t1, rows,
-                          features + (size_t)t0 * (size_t)m->embed_dim);
-        t0 = t1;
-    }
-    free(len);
+    free(it);
+    free(rowmap);
     return st;
 }
 

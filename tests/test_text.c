@@ -141,6 +141,46 @@ START_TEST(ensemble_matches_golden)
 }
 END_TEST
 
+/* Texts sharing prefixes (duplicates, a text that is a prefix of another plus its end-of-text,
+ * different texts with a common start) give each text's own result: the shared rows are reused,
+ * never mixed up. */
+START_TEST(shared_prefixes)
+{
+    cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
+    int n;
+    int32_t *ids = golden_tokens(g, &n);
+    cs_model *m = load_model(_i, 0);
+    cs_context *ctx = make_ctx(m);
+    int d = cs_model_embed_dim(m);
+    enum { NB = 7 };
+    int32_t batch[NB * 77];
+    int src[NB] = {0, 1, 0, 2, 0, 4, 1};
+    for (int k = 0; k < NB; k++) memcpy(batch + k * 77, ids + src[k] * 77, 77 * sizeof(int32_t));
+    /* text 4: the first 3 ids of text 0 then end-of-text; text 5: text 0's start, other end */
+    for (int i = 3; i < 77; i++) batch[4 * 77 + i] = i == 3 ? CS_TOKEN_EOT : 0;
+    batch[5 * 77 + 0] = ids[0];
+    batch[5 * 77 + 1] = ids[1];
+    batch[5 * 77 + 2] = ids[2];
+    batch[5 * 77 + 3] = 320;
+    batch[5 * 77 + 4] = CS_TOKEN_EOT;
+    for (int i = 5; i < 77; i++) batch[5 * 77 + i] = 0;
+    float *all = malloc((size_t)NB * d * sizeof(float)), one[256];
+    ck_assert_int_eq(cs_encode_token_ids(ctx, batch, NB, all, (size_t)NB * d), CS_OK);
+    for (int k = 0; k < NB; k++) {
+        ck_assert_int_eq(cs_encode_token_ids(ctx, batch + k * 77, 1, one, (size_t)d), CS_OK);
+        double err = tu_max_abs_diff(one, all + (size_t)k * d, (size_t)d);
+        ck_assert_msg(err <= 1e-5, "text %d: batch vs alone %g", k, err);
+    }
+    ck_assert(tu_max_abs_diff(all, all + 4 * d, (size_t)d) > 1e-3);
+    ck_assert(tu_max_abs_diff(all + 4 * d, all + 5 * d, (size_t)d) > 1e-3);
+    free(all);
+    free(ids);
+    cs_context_free(ctx);
+    cs_model_free(m);
+    cs_st_close(g);
+}
+END_TEST
+
 START_TEST(bad_token_ids)
 {
     cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
@@ -220,6 +260,7 @@ int main(void)
     tcase_add_loop_test(tc, token_ids_match_golden, 0, 2);
     tcase_add_loop_test(tc, texts_match_golden, 0, 2);
     tcase_add_loop_test(tc, ensemble_matches_golden, 0, 2);
+    tcase_add_loop_test(tc, shared_prefixes, 0, 2);
     tcase_add_test(tc, bad_token_ids);
     tcase_add_test(tc, templates_table);
     tcase_add_test(tc, l2_normalize);
