@@ -361,8 +361,9 @@ CS_API cs_status cs_encode_images(cs_context *ctx, const float *pixels, int batc
 
 /* Image encoder with architecture surgery (REFERENCE 2, clip_surgery_model.py VisionTransformer
  * forward): blocks before the last n_blocks are plain; the last n_blocks are dual-path; the output
- * is ln_post(x_new) @ proj with the class token from the original path. surgery NULL or
- * n_blocks == 0 is raw CLIP. Same shapes and statuses as cs_encode_images, plus
+ * is ln_post(x_new) @ proj with the class token from the original path. surgery NULL gives
+ * the defaults of cs_surgery_params_default() (the paper's: last 6 blocks, v-v); n_blocks == 0
+ * is raw CLIP (as cs_encode_images). Same shapes and statuses as cs_encode_images, plus
  * CS_ERR_INVALID_ARGUMENT for n_blocks outside 0..vision_layers, a bad size field or an
  * attention value outside the enum, and CS_ERR_UNSUPPORTED for a reserved attention kind. */
 CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surgery,

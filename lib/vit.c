@@ -229,8 +229,8 @@ static cs_status read_surgery(const cs_model *m, const cs_surgery_params *in,
                               cs_surgery_params *out, int check_blocks)
 {
     cs_surgery_params_default(out);
-    if (!in) {
-        out->n_blocks = 0;
+    if (!in) { /* NULL: the paper's surgery (clamped for models with fewer blocks) */
+        if (out->n_blocks > m->vision.layers) out->n_blocks = m->vision.layers;
         return CS_OK;
     }
     if (in->size < offsetof(cs_surgery_params, attention) + sizeof(cs_attention_kind))
@@ -313,7 +313,10 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
 CS_API cs_status cs_encode_images(cs_context *ctx, const float *pixels, int batch, int height,
                                   int width, float *features, size_t capacity)
 {
-    return cs_surgery_apply(ctx, NULL, pixels, batch, height, width, features, capacity);
+    cs_surgery_params raw;
+    cs_surgery_params_default(&raw);
+    raw.n_blocks = 0;
+    return cs_surgery_apply(ctx, &raw, pixels, batch, height, width, features, capacity);
 }
 
 CS_API cs_status cs_vision_embed(cs_context *ctx, const float *pixels, int height, int width,
