@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 CS_API void cs_model_params_default(cs_model_params *p)
 {
@@ -60,10 +61,20 @@ static const cs_st_tensor *find(loader *L, const char *name)
 {
     return cs_st_find(L->st, name);
 }
+/* The mapped pages of a tensor that was converted are not needed again: give them back, so a
+ * F16/BF16 checkpoint does not keep its file pages resident beside the f32 copy. */
+static void release_pages(const cs_st_tensor *t)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t b = ((uintptr_t)t->data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t e = ((uintptr_t)t->data + t->nbytes) & ~((uintptr_t)page - 1);
+    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
+}
 
-/* The tensor `name` with exactly the given shape (ndim dims; a 0-dim scalar may also be [1]),
- * as f32 (in place when possible). */
-static cs_status get(loader *L, const char *name, const float **out, int ndim, const int64_t *dims)
+/* Validates tensor `name` against the shape, returning it in *tp. */
+static cs_status check_tensor(loader *L, const char *name, int ndim, const int64_t *dims,
+                              const cs_st_tensor **tp)
 {
     const cs_st_tensor *t = find(L, name);
     if (!t) return cs_fail(CS_ERR_MISSING_TENSOR, "%s: required tensor \"%s\" is missing", L->path, name);
@@ -81,13 +92,32 @@ static cs_status get(loader *L, const char *name, const float **out, int ndim, c
         return cs_fail(CS_ERR_SHAPE, "%s: tensor \"%s\" has shape [%s] but the architecture needs [%s]",
                        L->path, name, have, want);
     }
+    *tp = t;
+    return CS_OK;
+}
+
+/* Widens a checked tensor into dst (n_elements floats) and releases its pages when the file's
+ * bytes were not already f32. */
+static cs_status convert_into(const cs_st_tensor *t, float *dst)
+{
+    cs_status s = cs_st_to_f32(t, dst);
+    if (s == CS_OK && t->dtype != CS_DT_F32) release_pages(t);
+    return s;
+}
+
+/* The tensor `name` with exactly the given shape, as f32 (in place when possible). */
+static cs_status get(loader *L, const char *name, const float **out, int ndim, const int64_t *dims)
+{
+    const cs_st_tensor *t = NULL;
+    cs_status cs = check_tensor(L, name, ndim, dims, &t);
+    if (cs != CS_OK) return cs;
     if (t->dtype == CS_DT_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = (const float *)(const void *)t->data;
         return CS_OK;
     }
     float *buf = owned_floats(L->m, t->n_elements ? t->n_elements : 1);
     if (!buf) return cs_fail(CS_ERR_OUT_OF_MEMORY, "%s: out of memory for \"%s\"", L->path, name);
-    cs_status s = cs_st_to_f32(t, buf);
+    cs_status s = convert_into(t, buf);
     if (s != CS_OK) return s;
     *out = buf;
     return CS_OK;
@@ -129,11 +159,11 @@ static cs_status get_qkv(loader *L, const char *fmt, const char *prefix, int lay
     for (int i = 0; i < 3; i++) {
         char name[256];
         snprintf(name, sizeof name, fmt, prefix, layer, names[i]);
-        const float *src;
+        const cs_st_tensor *t = NULL;
         int64_t d[2] = {rows, cols};
-        cs_status s = get(L, name, &src, ndim, d);
+        cs_status s = check_tensor(L, name, ndim, d, &t);
+        if (s == CS_OK) s = convert_into(t, dst + i * n);
         if (s != CS_OK) return s;
-        memcpy(dst + i * n, src, n * sizeof(float));
     }
     *out = dst;
     return CS_OK;

@@ -341,6 +341,22 @@ uint16_t cs_f32_to_f16(float f)
     return (uint16_t)(sign | half);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* F16C: 8 halves per instruction, exact (subnormals, inf; NaN stays NaN). */
+__attribute__((target("avx,f16c"))) static void f16_rows_f16c(const uint8_t *p, float *out,
+                                                               size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h;
+        memcpy(&h, p + 2 * i, 16);
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; i++) out[i] = cs_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+}
+#endif
+
 cs_status cs_st_to_f32(const cs_st_tensor *t, float *out)
 {
     const uint8_t *p = t->data;
@@ -349,6 +365,13 @@ cs_status cs_st_to_f32(const cs_st_tensor *t, float *out)
         memcpy(out, p, t->n_elements * 4);
         return CS_OK;
     case CS_DT_F16:
+#if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) {
+            f16_rows_f16c(p, out, t->n_elements);
+            return CS_OK;
+        }
+#endif
         for (size_t i = 0; i < t->n_elements; i++)
             out[i] = cs_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
         return CS_OK;

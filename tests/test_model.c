@@ -214,6 +214,24 @@ START_TEST(f16_widening_is_exact)
     float nan = cs_f16_to_f32(0x7e00);
     ck_assert(nan != nan);
     ck_assert(cs_bf16_to_f32(0x3f80) == 1.0f);
+    /* the tensor path (vectorised where the CPU has F16C) widens every half as the scalar one */
+    uint8_t *all = malloc(2 * 0x10000);
+    float *wide = malloc(sizeof(float) * 0x10000);
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        all[2 * h] = (uint8_t)(h & 0xff);
+        all[2 * h + 1] = (uint8_t)(h >> 8);
+    }
+    cs_st_tensor t = {.name = "all", .dtype = CS_DT_F16, .ndim = 1, .n_elements = 0x10000,
+                      .data = all, .nbytes = 2 * 0x10000};
+    t.shape[0] = 0x10000;
+    ck_assert_int_eq(cs_st_to_f32(&t, wide), CS_OK);
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        float s = cs_f16_to_f32((uint16_t)h);
+        if (s != s) ck_assert(wide[h] != wide[h]);
+        else ck_assert_msg(memcmp(&s, &wide[h], 4) == 0, "half 0x%04x", h);
+    }
+    free(all);
+    free(wide);
     for (uint32_t h = 0; h < 0x10000; h++) { /* round trip of every finite half */
         float f = cs_f16_to_f32((uint16_t)h);
         if (f != f) continue;
