@@ -66,16 +66,18 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             pos[n_pos++] = argv[i];
             continue;
         }
-        static const char *const valued[] = {"--vocab", "--batch", "--out-dir", "--maps", "--out",
-                                             "--size", "--threads", "--surgery-blocks",
-                                             "--map-size", "--threshold", NULL};
+        static const char *const valued[] = {
+            "--vocab",   "--batch",          "--out-dir",  "--maps",      "--out", "--size",
+            "--threads", "--surgery-blocks", "--map-size", "--threshold", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= strcmp(a, valued[k]) == 0;
-        if (strcmp(a, "--") == 0) dd = 1;
+        if (strcmp(a, "--") == 0)
+            dd = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(help, stdout);
             rc = CLI_OK;
-        } else if (strcmp(a, "--empty-text") == 0 && (kind & (JOB_HEATMAP | JOB_SEGMENT | JOB_LABELS)))
+        } else if (strcmp(a, "--empty-text") == 0 &&
+                   (kind & (JOB_HEATMAP | JOB_SEGMENT | JOB_LABELS)))
             job->empty_text = 1;
         else if (strcmp(a, "--no-cache") == 0)
             job->no_cache = 1;
@@ -83,15 +85,22 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             rc = cli_usage_error(cmd, "unknown option %s", a);
         else if (!next)
             rc = cli_usage_error(cmd, "%s needs a value", a);
-        else if (strcmp(a, "--vocab") == 0) job->vocab = argv[++i];
-        else if (strcmp(a, "--batch") == 0) job->batch_list = argv[++i];
-        else if (strcmp(a, "--out-dir") == 0 && (kind & JOB_HEATMAP)) job->out_dir = argv[++i];
-        else if (strcmp(a, "--maps") == 0 && (kind & JOB_HEATMAP)) job->maps_path = argv[++i];
-        else if (strcmp(a, "--out") == 0 && (kind & JOB_SEGMENT)) job->out_mask = argv[++i];
+        else if (strcmp(a, "--vocab") == 0)
+            job->vocab = argv[++i];
+        else if (strcmp(a, "--batch") == 0)
+            job->batch_list = argv[++i];
+        else if (strcmp(a, "--out-dir") == 0 && (kind & JOB_HEATMAP))
+            job->out_dir = argv[++i];
+        else if (strcmp(a, "--maps") == 0 && (kind & JOB_HEATMAP))
+            job->maps_path = argv[++i];
+        else if (strcmp(a, "--out") == 0 && (kind & JOB_SEGMENT))
+            job->out_mask = argv[++i];
         else if (strcmp(a, "--size") == 0) {
-            if (cli_parse_int(argv[++i], 1, 8192, &job->size)) rc = cli_usage_error(cmd, "bad --size %s", argv[i]);
+            if (cli_parse_int(argv[++i], 1, 8192, &job->size))
+                rc = cli_usage_error(cmd, "bad --size %s", argv[i]);
         } else if (strcmp(a, "--threads") == 0) {
-            if (cli_parse_int(argv[++i], 0, 1024, &job->threads)) rc = cli_usage_error(cmd, "bad --threads %s", argv[i]);
+            if (cli_parse_int(argv[++i], 0, 1024, &job->threads))
+                rc = cli_usage_error(cmd, "bad --threads %s", argv[i]);
         } else if (strcmp(a, "--surgery-blocks") == 0) {
             if (cli_parse_int(argv[++i], 0, 1024, &job->surgery_blocks))
                 rc = cli_usage_error(cmd, "bad --surgery-blocks %s", argv[i]);
@@ -114,24 +123,30 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
         if (!job->image_args || !job->texts) rc = CLI_RUNTIME;
         int k = 1;
         /* images: the first positional (unless --batch), then existing files until "--" */
-        if (rc < 0 && !job->batch_list && k < n_pos && !after_dd[k]) job->image_args[job->n_image_args++] = pos[k++];
+        if (rc < 0 && !job->batch_list && k < n_pos && !after_dd[k])
+            job->image_args[job->n_image_args++] = pos[k++];
         while (rc < 0 && k < n_pos && !after_dd[k] && is_regular_file(pos[k]))
             job->image_args[job->n_image_args++] = pos[k++];
         while (rc < 0 && k < n_pos) {
             const char *t = pos[k];
             size_t len = strlen(t);
-            int looks_like_path = strchr(t, '/') != NULL ||
-                                  (len > 4 && (strcmp(t + len - 4, ".png") == 0 || strcmp(t + len - 4, ".jpg") == 0 ||
-                                               strcmp(t + len - 5, ".jpeg") == 0));
+            int looks_like_path =
+                strchr(t, '/') != NULL ||
+                (len > 4 && (strcmp(t + len - 4, ".png") == 0 || strcmp(t + len - 4, ".jpg") == 0 ||
+                             strcmp(t + len - 5, ".jpeg") == 0));
             if (!after_dd[k] && looks_like_path)
-                fprintf(stderr, "clipsurgery %s: warning: '%s' is not a file, so it is taken as a text\n", cmd, t);
+                fprintf(stderr,
+                        "clipsurgery %s: warning: '%s' is not a file, so it is taken as a text\n",
+                        cmd, t);
             job->texts[job->n_texts++] = pos[k++];
         }
         if (rc < 0 && job->n_image_args == 0 && !job->batch_list)
             rc = cli_usage_error(cmd, "IMAGE is required");
         if (rc < 0 && job->n_texts == 0) rc = cli_usage_error(cmd, "at least one TEXT is required");
-        if (rc < 0 && (kind & JOB_SEGMENT) && !job->out_mask) rc = cli_usage_error(cmd, "--out MASK.png is required");
-        if (rc < 0 && (kind & JOB_SEGMENT) && job->n_texts > 255) rc = cli_usage_error(cmd, "at most 255 texts");
+        if (rc < 0 && (kind & JOB_SEGMENT) && !job->out_mask)
+            rc = cli_usage_error(cmd, "--out MASK.png is required");
+        if (rc < 0 && (kind & JOB_SEGMENT) && job->n_texts > 255)
+            rc = cli_usage_error(cmd, "at most 255 texts");
     }
     free(pos);
     free(after_dd);
@@ -178,13 +193,16 @@ int cli_job_prepare(cli_job *job)
         int rc = read_batch_list(job);
         if (rc != CLI_OK) return rc;
         job->owns_image_args = 1;
-        if (job->n_image_args == 0) return cli_usage_error(job->cmd, "the --batch list names no image");
+        if (job->n_image_args == 0)
+            return cli_usage_error(job->cmd, "the --batch list names no image");
     }
     job->model = cli_load_model(job->cmd, job->model_path, job->vocab);
     if (!job->model) return CLI_RUNTIME;
     if (!cs_model_tokenizer(job->model)) {
-        fprintf(stderr, "clipsurgery %s: %s has no vocabulary beside it: give --vocab PATH "
-                        "(bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder)\n", job->cmd, job->model_path);
+        fprintf(stderr,
+                "clipsurgery %s: %s has no vocabulary beside it: give --vocab PATH "
+                "(bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder)\n",
+                job->cmd, job->model_path);
         return CLI_RUNTIME;
     }
     cs_context_params cp;
@@ -257,10 +275,13 @@ static int load_pixel_values(cli_job *job, const char *path, cli_input **list, i
     int rc = CLI_OK;
     if (!t || (t->ndim != 3 && t->ndim != 4) || t->shape[t->ndim - 3] != 3 ||
         t->shape[t->ndim - 1] < 1 || t->shape[t->ndim - 2] < 1 || t->shape[t->ndim - 1] > 16384 ||
-        t->shape[t->ndim - 2] > 16384 || (t->ndim == 4 && (t->shape[0] < 1 || t->shape[0] > 4096)) ||
+        t->shape[t->ndim - 2] > 16384 ||
+        (t->ndim == 4 && (t->shape[0] < 1 || t->shape[0] > 4096)) ||
         (t->dtype != CS_DT_F32 && t->dtype != CS_DT_F16 && t->dtype != CS_DT_BF16)) {
-        fprintf(stderr, "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or [B, 3, H, W]\n",
-                job->cmd, path);
+        fprintf(
+            stderr,
+            "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or [B, 3, H, W]\n",
+            job->cmd, path);
         cs_st_close(st);
         return CLI_RUNTIME;
     }
@@ -404,6 +425,40 @@ int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int fo
     *similarity = sim;
     return CLI_OK;
 }
+
+int cli_job_run(cli_job *job, cli_image_fn fn, void *user)
+{
+    cli_input *inputs = NULL;
+    int n_inputs = 0;
+    int rc = cli_job_prepare(job);
+    if (rc == CLI_OK) rc = cli_job_inputs(job, &inputs, &n_inputs);
+    double t0 = cli_now();
+    for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
+        cli_image_step step = {&inputs[i], i, n_inputs, NULL, 0, 0, 0};
+        float *features = NULL;
+        rc = cli_job_features(job, &inputs[i], &features, &step.n_tokens, &step.grid_h,
+                              &step.grid_w);
+        step.features = features;
+        if (rc == CLI_OK) rc = fn(job, &step, user);
+        free(features);
+        cli_progress(job, i + 1, n_inputs, t0);
+    }
+    cli_inputs_free(inputs, n_inputs);
+    free(inputs);
+    return rc;
+}
+
+void cli_results_begin(const cli_image_step *step)
+{
+    if (step->count > 1) {
+        printf("{\"image\": ");
+        cli_json_string(stdout, step->in->path);
+        printf(", \"results\": ");
+    }
+    printf("[");
+}
+
+void cli_results_end(const cli_image_step *step) { printf(step->count > 1 ? "]}\n" : "]\n"); }
 
 void cli_job_free(cli_job *job)
 {

@@ -7,12 +7,12 @@
 #include "cli.h"
 
 typedef struct cli_input {
-    char *path;          /* as given */
-    char *stem;          /* file name without folder and extension (+ "_<b>" inside a batch) */
-    cs_image *image;     /* decoded image; NULL for pixel_values input */
-    float *pixels;       /* [3, height, width] normalised */
-    int height, width;   /* encoder input size */
-    int map_h, map_w;    /* output map size: the original image, or --map-size */
+    char *path;        /* as given */
+    char *stem;        /* file name without folder and extension (+ "_<b>" inside a batch) */
+    cs_image *image;   /* decoded image; NULL for pixel_values input */
+    float *pixels;     /* [3, height, width] normalised */
+    int height, width; /* encoder input size */
+    int map_h, map_w;  /* output map size: the original image, or --map-size */
 } cli_input;
 
 typedef struct cli_job {
@@ -28,8 +28,8 @@ typedef struct cli_job {
     cs_model *model;
     cs_context *ctx;
     int dim;
-    float *text_features;   /* [n_texts, dim] prompt ensembles, normalised */
-    float *redundant;       /* [dim] ensemble of "" */
+    float *text_features; /* [n_texts, dim] prompt ensembles, normalised */
+    float *redundant;     /* [dim] ensemble of "" */
 } cli_job;
 
 enum { JOB_HEATMAP = 1, JOB_POINTS = 2, JOB_SEGMENT = 4, JOB_LABELS = 8 };
@@ -51,6 +51,24 @@ int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n
 int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int force_empty,
                        float **similarity);
 void cli_job_free(cli_job *job);
+
+/* One image of a run, with its surgery features (L2-normalised per token). */
+typedef struct cli_image_step {
+    const cli_input *in;
+    int index, count;      /* position in the run */
+    const float *features; /* [n_tokens, dim] */
+    int n_tokens, grid_h, grid_w;
+} cli_image_step;
+typedef int (*cli_image_fn)(cli_job *job, const cli_image_step *step, void *user);
+
+/* The shared run of heatmap, points, segment and labels: cli_job_prepare, the inputs, then per
+ * image the surgery features handed to fn, with progress on stderr. Returns an exit code. */
+int cli_job_run(cli_job *job, cli_image_fn fn, void *user);
+
+/* JSON results of one image: a bare array for a single image; with several images one object
+ * {"image", "results": [...]} per line. */
+void cli_results_begin(const cli_image_step *step);
+void cli_results_end(const cli_image_step *step);
 /* Progress line on stderr when total > 1: "[done/total] x images/s". */
 void cli_progress(const cli_job *job, int done, int total, double t0);
 double cli_now(void);
@@ -58,8 +76,7 @@ double cli_now(void);
 /* Text-feature cache (text_cache.c): prompt ensembles cached per (model file identity,
  * vocabulary, class name) under $XDG_CACHE_HOME/clipsurgery (or ~/.cache/clipsurgery), written to
  * a temporary file then renamed, so concurrent writers are safe. out: [n, dim]. */
-int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path,
-                        const char *vocab, int use_cache, const char *const *names, int n,
-                        int dim, float *out);
+int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path, const char *vocab,
+                        int use_cache, const char *const *names, int n, int dim, float *out);
 
 #endif

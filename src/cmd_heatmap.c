@@ -12,14 +12,17 @@ static const char help[] =
     "usage: clipsurgery heatmap MODEL IMAGE... [options] [--] TEXT...\n"
     "Similarity maps of each TEXT on each IMAGE (CLIP Surgery: v-v dual path + feature surgery),\n"
     "written as JET overlays DIR/<image stem>_<text>.png.\n"
-    "IMAGE: a PNG/JPEG file or a .safetensors holding \"pixel_values\" [3,S,S] or [B,3,S,S]. After\n"
+    "IMAGE: a PNG/JPEG file or a .safetensors holding \"pixel_values\" [3,S,S] or [B,3,S,S]. "
+    "After\n"
     "MODEL, the first argument is an image, then every existing file is an image until the first\n"
     "argument that is not a file (or '--'); the rest are texts.\n"
     "options:\n"
     "  --vocab PATH        vocabulary (default: beside the weights)\n"
     "  --size S            encoder input size (default 224; 512 for high-resolution maps)\n"
-    "  --empty-text        feature surgery with the ensemble of \"\" (default: label-set form when\n"
-    "                      there are several texts; a single text always uses the empty-text form)\n"
+    "  --empty-text        feature surgery with the ensemble of \"\" (default: label-set form "
+    "when\n"
+    "                      there are several texts; a single text always uses the empty-text "
+    "form)\n"
     "  --out-dir DIR       overlay folder (default .; created when missing)\n"
     "  --maps FILE         write tensors \"similarity\" [B,1+N,T] and \"maps\" [B,H,W,T]\n"
     "  --map-size HxW      map size (default: the original image; needed for pixel_values)\n"
@@ -45,7 +48,9 @@ static int write_overlays(cli_job *job, const cli_input *in, const float *maps)
         return CLI_RUNTIME;
     }
     if (in->map_w != in->image->width || in->map_h != in->image->height) {
-        fprintf(stderr, "clipsurgery heatmap: --map-size differs from the image: no overlay for %s\n", in->path);
+        fprintf(stderr,
+                "clipsurgery heatmap: --map-size differs from the image: no overlay for %s\n",
+                in->path);
         return CLI_OK;
     }
     size_t cap = (size_t)in->image->width * in->image->height * 3;
@@ -61,11 +66,72 @@ static int write_overlays(cli_job *job, const cli_input *in, const float *maps)
         char name[256], path[4096];
         safe_name(name, sizeof name, job->texts[t]);
         snprintf(path, sizeof path, "%s/%s_%s.png", dir, in->stem, name);
-        s = cs_png_write(path, rgb, in->image->width, in->image->height, (size_t)in->image->width * 3, 3, NULL, 0);
-        if (s != CS_OK) rc = cli_status_error("heatmap", path, s);
-        else printf("%s\n", path);
+        s = cs_png_write(path, rgb, in->image->width, in->image->height,
+                         (size_t)in->image->width * 3, 3, NULL, 0);
+        if (s != CS_OK)
+            rc = cli_status_error("heatmap", path, s);
+        else
+            printf("%s\n", path);
     }
     free(rgb);
+    return rc;
+}
+
+/* --maps: every image's similarity and maps, gathered for one file. */
+typedef struct gathered {
+    float *sim, *maps;
+    int n, n_tokens, map_h, map_w;
+    size_t cap;
+} gathered;
+
+static int gather(cli_job *job, gathered *g, const cli_image_step *st, const float *sim,
+                  const float *maps)
+{
+    const cli_input *in = st->in;
+    size_t ns = (size_t)st->n_tokens * job->n_texts,
+           nm = (size_t)in->map_h * in->map_w * job->n_texts;
+    if (g->n == 0) {
+        g->n_tokens = st->n_tokens;
+        g->map_h = in->map_h;
+        g->map_w = in->map_w;
+        g->sim = malloc(sizeof(float) * ns * (size_t)st->count);
+        g->maps = malloc(sizeof(float) * nm * (size_t)st->count);
+        if (!g->sim || !g->maps) return CLI_RUNTIME;
+    } else if (st->n_tokens != g->n_tokens || in->map_h != g->map_h || in->map_w != g->map_w) {
+        fprintf(stderr,
+                "clipsurgery heatmap: --maps needs every input at one size and map size "
+                "(%s differs; use --size and --map-size)\n",
+                in->path);
+        return CLI_RUNTIME;
+    }
+    memcpy(g->sim + ns * (size_t)g->n, sim, sizeof(float) * ns);
+    memcpy(g->maps + nm * (size_t)g->n, maps, sizeof(float) * nm);
+    g->n++;
+    return CLI_OK;
+}
+
+static int one_image(cli_job *job, const cli_image_step *st, void *user)
+{
+    const cli_input *in = st->in;
+    float *sim = NULL, *maps = NULL;
+    int rc = cli_job_similarity(job, st->features, st->n_tokens, 0, &sim);
+    size_t n_maps = (size_t)in->map_h * in->map_w * job->n_texts;
+    if (rc == CLI_OK && !(maps = malloc(sizeof(float) * n_maps))) rc = CLI_RUNTIME;
+    if (rc == CLI_OK) {
+        cs_status s = cs_similarity_maps(sim, st->grid_h, st->grid_w, job->n_texts, in->map_h,
+                                         in->map_w, maps, n_maps);
+        if (s != CS_OK) rc = cli_status_error("heatmap", "similarity maps", s);
+    }
+    if (rc == CLI_OK && in->image)
+        rc = write_overlays(job, in, maps);
+    else if (rc == CLI_OK && !job->maps_path)
+        fprintf(stderr,
+                "clipsurgery heatmap: %s holds pixel values, not an image: no overlay "
+                "(use --maps FILE to save the maps)\n",
+                in->path);
+    if (rc == CLI_OK && job->maps_path) rc = gather(job, user, st, sim, maps);
+    free(sim);
+    free(maps);
     return rc;
 }
 
@@ -79,75 +145,25 @@ int cmd_heatmap(int argc, char **argv)
         cli_job_free(&job);
         return rc;
     }
-    cli_input *inputs = NULL;
-    int n_inputs = 0;
     if (job.out_dir && mkdir(job.out_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "clipsurgery heatmap: cannot create %s: %s\n", job.out_dir, strerror(errno));
+        fprintf(stderr, "clipsurgery heatmap: cannot create %s: %s\n", job.out_dir,
+                strerror(errno));
         cli_job_free(&job);
         return CLI_RUNTIME;
     }
-    rc = cli_job_prepare(&job);
-    if (rc == CLI_OK) rc = cli_job_inputs(&job, &inputs, &n_inputs);
-    float *all_sim = NULL, *all_maps = NULL;
-    int n_tokens0 = 0;
-    size_t map_elems = 0;
-    if (rc == CLI_OK && job.maps_path) {
-        for (int i = 1; i < n_inputs; i++)
-            if (inputs[i].height != inputs[0].height || inputs[i].width != inputs[0].width ||
-                inputs[i].map_h != inputs[0].map_h || inputs[i].map_w != inputs[0].map_w) {
-                fprintf(stderr, "clipsurgery heatmap: --maps needs every input at one size and map size (use --map-size)\n");
-                rc = CLI_RUNTIME;
-                break;
-            }
-    }
-    double t0 = cli_now();
-    for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
-        const cli_input *in = &inputs[i];
-        float *feat = NULL, *sim = NULL, *maps = NULL;
-        int nt, gh, gw;
-        rc = cli_job_features(&job, in, &feat, &nt, &gh, &gw);
-        if (rc == CLI_OK) rc = cli_job_similarity(&job, feat, nt, 0, &sim);
-        size_t n_maps = (size_t)in->map_h * in->map_w * job.n_texts;
-        if (rc == CLI_OK && !(maps = malloc(sizeof(float) * n_maps))) rc = CLI_RUNTIME;
-        if (rc == CLI_OK) {
-            cs_status s = cs_similarity_maps(sim, gh, gw, job.n_texts, in->map_h, in->map_w, maps, n_maps);
-            if (s != CS_OK) rc = cli_status_error("heatmap", "similarity maps", s);
-        }
-        if (rc == CLI_OK && in->image) rc = write_overlays(&job, in, maps);
-        else if (rc == CLI_OK && !job.maps_path)
-            fprintf(stderr, "clipsurgery heatmap: %s holds pixel values, not an image: no overlay "
-                            "(use --maps FILE to save the maps)\n", in->path);
-        if (rc == CLI_OK && job.maps_path) {
-            if (!all_sim) {
-                n_tokens0 = nt;
-                map_elems = n_maps;
-                all_sim = malloc(sizeof(float) * (size_t)n_inputs * nt * job.n_texts);
-                all_maps = malloc(sizeof(float) * (size_t)n_inputs * n_maps);
-                if (!all_sim || !all_maps) rc = CLI_RUNTIME;
-            }
-            if (rc == CLI_OK) {
-                memcpy(all_sim + (size_t)i * nt * job.n_texts, sim, sizeof(float) * (size_t)nt * job.n_texts);
-                memcpy(all_maps + (size_t)i * n_maps, maps, sizeof(float) * n_maps);
-            }
-        }
-        free(feat);
-        free(sim);
-        free(maps);
-        cli_progress(&job, i + 1, n_inputs, t0);
-    }
-    if (rc == CLI_OK && job.maps_path && all_sim) {
-        int64_t s_shape[3] = {n_inputs, n_tokens0, job.n_texts};
-        int64_t m_shape[4] = {n_inputs, inputs[0].map_h, inputs[0].map_w, job.n_texts};
-        cs_st_entry e[2] = {{"similarity", CS_DT_F32, 3, s_shape, all_sim},
-                            {"maps", CS_DT_F32, 4, m_shape, all_maps}};
+    gathered g;
+    memset(&g, 0, sizeof g);
+    rc = cli_job_run(&job, one_image, &g);
+    if (rc == CLI_OK && job.maps_path && g.n > 0) {
+        int64_t s_shape[3] = {g.n, g.n_tokens, job.n_texts};
+        int64_t m_shape[4] = {g.n, g.map_h, g.map_w, job.n_texts};
+        cs_st_entry e[2] = {{"similarity", CS_DT_F32, 3, s_shape, g.sim},
+                            {"maps", CS_DT_F32, 4, m_shape, g.maps}};
         cs_status s = cs_st_write(job.maps_path, e, 2, NULL, 0);
         if (s != CS_OK) rc = cli_status_error("heatmap", job.maps_path, s);
-        (void)map_elems;
     }
-    free(all_sim);
-    free(all_maps);
-    cli_inputs_free(inputs, n_inputs);
-    free(inputs);
+    free(g.sim);
+    free(g.maps);
     cli_job_free(&job);
     return rc;
 }

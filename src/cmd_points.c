@@ -9,7 +9,8 @@
 static const char help[] =
     "usage: clipsurgery points MODEL IMAGE... [options] [--] TEXT...\n"
     "SAM point prompts per TEXT (the reference's similarity_map_to_points on the empty-text\n"
-    "feature-surgery similarity, down-sample 2). Prints JSON [{\"text\", \"points\": [[x, y], ...],\n"
+    "feature-surgery similarity, down-sample 2). Prints JSON [{\"text\", \"points\": [[x, y], "
+    "...],\n"
     "\"labels\": [1, ..., 0, ...]}] with (x, y) pixel coordinates of the original image; labels 1\n"
     "for positives, 0 for negatives. A TEXT holding '+' (\"person+bench\") is the multi-target\n"
     "form: negatives from the mean of the normalised maps, positives per part. With several\n"
@@ -27,7 +28,8 @@ typedef struct target {
     int *parts; /* indices into the unique part list */
 } target;
 
-static int expand(cli_job *job, target **out_targets, int *n_targets, char ***storage, int *n_storage)
+static int expand(cli_job *job, target **out_targets, int *n_targets, char ***storage,
+                  int *n_storage)
 {
     int n = job->n_texts;
     target *tg = calloc((size_t)n, sizeof *tg);
@@ -86,45 +88,46 @@ static int emit(cli_job *job, const target *tg, int n_tg, const float *sim, int 
 {
     int rc = CLI_OK;
     float *sub = NULL;
-        size_t cells = (size_t)gh * gw;
-        size_t cap = cells * (size_t)(job->n_texts + 1) + 16;
-        int *xy = malloc(sizeof(int) * 2 * cap), *labels = malloc(sizeof(int) * cap);
-        if (rc == CLI_OK && (!xy || !labels || !(sub = malloc(sizeof(float) * cells * job->n_texts))))
-            rc = CLI_RUNTIME;
-        if (rc == CLI_OK) {
-            if (image_path) {
-                printf("{\"image\": ");
-                cli_json_string(stdout, image_path);
-                printf(", \"results\": ");
-            }
-            printf("[");
+    size_t cells = (size_t)gh * gw;
+    size_t cap = cells * (size_t)(job->n_texts + 1) + 16;
+    int *xy = malloc(sizeof(int) * 2 * cap), *labels = malloc(sizeof(int) * cap);
+    if (rc == CLI_OK && (!xy || !labels || !(sub = malloc(sizeof(float) * cells * job->n_texts))))
+        rc = CLI_RUNTIME;
+    if (rc == CLI_OK) {
+        if (image_path) {
+            printf("{\"image\": ");
+            cli_json_string(stdout, image_path);
+            printf(", \"results\": ");
         }
-        for (int t = 0; rc == CLI_OK && t < n_tg; t++) {
-            size_t n_points = 0;
-            cs_status s;
-            if (tg[t].n_parts == 1) {
-                int k = tg[t].parts[0];
-                for (size_t c = 0; c < cells; c++) sub[c] = sim[(c + 1) * job->n_texts + k];
-                s = cs_similarity_to_points(sub, gh, gw, map_w, map_h, job->threshold, 2, xy,
-                                            labels, cap, &n_points);
-            } else {
-                int np = tg[t].n_parts;
-                for (size_t c = 0; c < cells; c++)
-                    for (int j = 0; j < np; j++) sub[c * np + j] = sim[(c + 1) * job->n_texts + tg[t].parts[j]];
-                s = cs_similarity_to_points_multi(sub, gh, gw, np, map_w, map_h, job->threshold,
-                                                  2, xy, labels, cap, &n_points);
-            }
-            if (s != CS_OK) {
-                rc = cli_status_error("points", tg[t].text, s);
-                break;
-            }
-            if (t) printf(", ");
-            print_points(tg[t].text, xy, labels, n_points);
+        printf("[");
+    }
+    for (int t = 0; rc == CLI_OK && t < n_tg; t++) {
+        size_t n_points = 0;
+        cs_status s;
+        if (tg[t].n_parts == 1) {
+            int k = tg[t].parts[0];
+            for (size_t c = 0; c < cells; c++) sub[c] = sim[(c + 1) * job->n_texts + k];
+            s = cs_similarity_to_points(sub, gh, gw, map_w, map_h, job->threshold, 2, xy, labels,
+                                        cap, &n_points);
+        } else {
+            int np = tg[t].n_parts;
+            for (size_t c = 0; c < cells; c++)
+                for (int j = 0; j < np; j++)
+                    sub[c * np + j] = sim[(c + 1) * job->n_texts + tg[t].parts[j]];
+            s = cs_similarity_to_points_multi(sub, gh, gw, np, map_w, map_h, job->threshold, 2, xy,
+                                              labels, cap, &n_points);
         }
-        if (rc == CLI_OK) printf(image_path ? "]}\n" : "]\n");
-        free(xy);
-        free(labels);
-        free(sub);
+        if (s != CS_OK) {
+            rc = cli_status_error("points", tg[t].text, s);
+            break;
+        }
+        if (t) printf(", ");
+        print_points(tg[t].text, xy, labels, n_points);
+    }
+    if (rc == CLI_OK) printf(image_path ? "]}\n" : "]\n");
+    free(xy);
+    free(labels);
+    free(sub);
     return rc;
 }
 
@@ -143,10 +146,14 @@ static int from_similarity(int argc, char **argv)
     int dd = 0, rc = -1;
     for (int i = 1; i < argc && rc < 0; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (dd || a[0] != '-' || !a[1]) job.texts[job.n_texts++] = argv[i];
-        else if (strcmp(a, "--") == 0) dd = 1;
-        else if (!next) rc = cli_usage_error("points", "%s needs a value", a);
-        else if (strcmp(a, "--similarity") == 0) file = argv[++i];
+        if (dd || a[0] != '-' || !a[1])
+            job.texts[job.n_texts++] = argv[i];
+        else if (strcmp(a, "--") == 0)
+            dd = 1;
+        else if (!next)
+            rc = cli_usage_error("points", "%s needs a value", a);
+        else if (strcmp(a, "--similarity") == 0)
+            file = argv[++i];
         else if (strcmp(a, "--map-size") == 0) {
             char *end;
             job.map_h = (int)strtol(argv[++i], &end, 10);
@@ -158,7 +165,8 @@ static int from_similarity(int argc, char **argv)
             job.threshold = strtof(argv[++i], &end);
             if (*end || !(job.threshold >= 0.0f && job.threshold <= 1.0f))
                 rc = cli_usage_error("points", "bad --threshold %s (0..1)", argv[i]);
-        } else rc = cli_usage_error("points", "unknown option %s with --similarity", a);
+        } else
+            rc = cli_usage_error("points", "unknown option %s with --similarity", a);
     }
     if (rc < 0 && !job.map_h) rc = cli_usage_error("points", "--similarity needs --map-size HxW");
     if (rc < 0 && !job.n_texts) rc = cli_usage_error("points", "at least one TEXT is required");
@@ -184,8 +192,11 @@ static int from_similarity(int argc, char **argv)
             while ((long)(side + 1) * (side + 1) <= n_tok - 1) side++;
         }
         if (!t || n_tok < 2 || side * side != n_tok - 1 || k != job.n_texts || b < 1) {
-            fprintf(stderr, "clipsurgery points: %s needs an F32 tensor \"similarity\" [B, 1 + side*side, %d] "
-                    "(one column per unique text part)\n", file, job.n_texts);
+            fprintf(
+                stderr,
+                "clipsurgery points: %s needs an F32 tensor \"similarity\" [B, 1 + side*side, %d] "
+                "(one column per unique text part)\n",
+                file, job.n_texts);
             rc = CLI_RUNTIME;
         }
     }
@@ -204,6 +215,23 @@ static int from_similarity(int argc, char **argv)
     return rc;
 }
 
+typedef struct targets {
+    target *tg;
+    int n;
+} targets;
+
+static int one_image(cli_job *job, const cli_image_step *st, void *user)
+{
+    const targets *t = user;
+    float *sim = NULL;
+    int rc = cli_job_similarity(job, st->features, st->n_tokens, 1, &sim);
+    if (rc == CLI_OK)
+        rc = emit(job, t->tg, t->n, sim, st->grid_h, st->grid_w, st->in->map_w, st->in->map_h,
+                  st->count > 1 ? st->in->path : NULL);
+    free(sim);
+    return rc;
+}
+
 int cmd_points(int argc, char **argv)
 {
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
@@ -212,42 +240,23 @@ int cmd_points(int argc, char **argv)
     memset(&job, 0, sizeof job);
     job.cmd = "points";
     int rc = cli_job_parse(&job, JOB_POINTS, argc, argv, help);
-    if (rc >= 0) {
-        cli_job_free(&job);
-        return rc;
-    }
-    target *tg = NULL;
-    int n_tg = 0, n_store = 0;
+    targets t = {NULL, 0};
+    int n_store = 0;
     char **store = NULL;
-    char **argv_texts = job.texts;
-    if (expand(&job, &tg, &n_tg, &store, &n_store) != 0) {
-        fprintf(stderr, "clipsurgery points: out of memory\n");
-        return CLI_RUNTIME;
+    if (rc < 0) {
+        char **argv_texts = job.texts;
+        if (expand(&job, &t.tg, &t.n, &store, &n_store) != 0) {
+            fprintf(stderr, "clipsurgery points: out of memory\n");
+            rc = CLI_RUNTIME;
+        } else {
+            free(argv_texts);
+            rc = cli_job_run(&job, one_image, &t);
+        }
     }
-    free(argv_texts);
-    cli_input *inputs = NULL;
-    int n_inputs = 0;
-    rc = cli_job_prepare(&job);
-    if (rc == CLI_OK) rc = cli_job_inputs(&job, &inputs, &n_inputs);
-    double t0 = cli_now();
-    for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
-        const cli_input *in = &inputs[i];
-        float *feat = NULL, *sim = NULL;
-        int nt = 0, gh = 0, gw = 0;
-        rc = cli_job_features(&job, in, &feat, &nt, &gh, &gw);
-        if (rc == CLI_OK) rc = cli_job_similarity(&job, feat, nt, 1, &sim);
-        if (rc == CLI_OK)
-            rc = emit(&job, tg, n_tg, sim, gh, gw, in->map_w, in->map_h, n_inputs > 1 ? in->path : NULL);
-        free(feat);
-        free(sim);
-        cli_progress(&job, i + 1, n_inputs, t0);
-    }
-    for (int t = 0; t < n_tg; t++) free(tg[t].parts);
-    free(tg);
+    for (int i = 0; i < t.n; i++) free(t.tg[i].parts);
+    free(t.tg);
     for (int i = 0; i < n_store; i++) free(store[i]);
     free(store);
-    cli_inputs_free(inputs, n_inputs);
-    free(inputs);
     cli_job_free(&job);
     return rc;
 }

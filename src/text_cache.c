@@ -30,7 +30,8 @@ static uint64_t identity(uint64_t h, const char *path)
     h = fnv1a(h, p, strlen(p) + 1);
     struct stat sb;
     if (stat(p, &sb) == 0) {
-        int64_t v[3] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec};
+        int64_t v[3] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec,
+                        (int64_t)sb.st_mtim.tv_nsec};
         h = fnv1a(h, v, sizeof v);
     }
     return h;
@@ -55,9 +56,12 @@ static int cache_dir(char *buf, size_t cap, uint64_t model_id)
     const char *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     int n;
-    if (xdg && *xdg) n = snprintf(buf, cap, "%s/clipsurgery/%016llx", xdg, (unsigned long long)model_id);
-    else if (home && *home) n = snprintf(buf, cap, "%s/.cache/clipsurgery/%016llx", home, (unsigned long long)model_id);
-    else return -1;
+    if (xdg && *xdg)
+        n = snprintf(buf, cap, "%s/clipsurgery/%016llx", xdg, (unsigned long long)model_id);
+    else if (home && *home)
+        n = snprintf(buf, cap, "%s/.cache/clipsurgery/%016llx", home, (unsigned long long)model_id);
+    else
+        return -1;
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -94,9 +98,8 @@ static void write_entry(const char *file, const char *name, int dim, const float
     if (!ok || rename(tmp, file) != 0) remove(tmp);
 }
 
-int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path,
-                        const char *vocab, int use_cache, const char *const *names, int n,
-                        int dim, float *out)
+int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path, const char *vocab,
+                        int use_cache, const char *const *names, int n, int dim, float *out)
 {
     char dir[PATH_MAX];
     uint64_t id = identity(identity(14695981039346656037ull, model_path), vocab);
@@ -131,7 +134,8 @@ int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path
             rc = cli_status_error(cmd, "prompt ensemble", s);
         } else {
             for (int j = 0; j < n_missing; j++) {
-                memcpy(out + (size_t)slot[j] * dim, fresh + (size_t)j * dim, sizeof(float) * (size_t)dim);
+                memcpy(out + (size_t)slot[j] * dim, fresh + (size_t)j * dim,
+                       sizeof(float) * (size_t)dim);
                 if (use_cache) {
                     uint64_t h = fnv1a(14695981039346656037ull, missing[j], strlen(missing[j]));
                     snprintf(file, sizeof file, "%s/%016llx.f32", dir, (unsigned long long)h);
