@@ -35,4 +35,33 @@ expect 0 "" "$cli" points "$m" "$img" --vocab "$v" -- "cat+dog+cat" "dog++cat" "
 expect 2 "no part" "$cli" points "$m" "$img" --vocab "$v" -- "+"
 expect 2 "no part" "$cli" points "$m" "$img" --vocab "$v" -- cat "++"
 
+# --- convert: one-file bundles ---------------------------------------------------------------
+expect 0 "+ vocabulary" "$cli" convert "$m" "$tmp/b.safetensors" --vocab "$v"
+"$cli" labels "$tmp/b.safetensors" "$img" -- cat dog > "$tmp/labels_b" 2> "$tmp/err" || fail "bundle labels"
+# regression: converting a bundle (onto itself, or to f16) dropped its bundled vocabulary
+cp "$tmp/b.safetensors" "$tmp/self.safetensors"
+expect 0 "+ vocabulary" "$cli" convert "$tmp/self.safetensors" "$tmp/self.safetensors" --dtype f16
+"$cli" labels "$tmp/self.safetensors" "$img" -- cat dog > "$tmp/labels_self" 2> "$tmp/err" ||
+    { cat "$tmp/err"; fail "a bundle converted onto itself lost its vocabulary"; }
+expect 0 "+ vocabulary" "$cli" convert "$tmp/self.safetensors" "$tmp/back.safetensors"
+# regression: --dtype f16 turned values beyond +-65504 into infinity without a word
+"$PYTHON" - "$m" "$tmp/big.safetensors" <<'PY' || fail "cannot write inputs"
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+data = bytearray(b[8 + n:])
+o = h["visual.ln_pre.weight"]["data_offsets"][0]
+data[o:o + 4] = struct.pack("<f", 1e6)
+open(sys.argv[2], "wb").write(b[:8 + n] + data)
+PY
+expect 1 "beyond the f16 range" "$cli" convert "$tmp/big.safetensors" "$tmp/big16.safetensors" --vocab "$v" --dtype f16
+[ -e "$tmp/big16.safetensors" ] && fail "a refused conversion wrote its output"
+expect 0 "" "$cli" convert "$tmp/big.safetensors" "$tmp/big32.safetensors" --vocab "$v"
+# unwritable or odd destinations leave nothing behind and keep the input
+expect 1 "cannot write" "$cli" convert "$m" "$tmp/none/x.safetensors" --vocab "$v"
+mkdir "$tmp/dir"
+expect 1 "Is a directory" "$cli" convert "$m" "$tmp/dir" --vocab "$v"
+[ -z "$(ls "$tmp" | grep '\.tmp\.')" ] || { ls "$tmp"; fail "temporary file left behind"; }
+
 echo "hardening2 CLI: ok"
