@@ -64,4 +64,66 @@ mkdir "$tmp/dir"
 expect 1 "Is a directory" "$cli" convert "$m" "$tmp/dir" --vocab "$v"
 [ -z "$(ls "$tmp" | grep '\.tmp\.')" ] || { ls "$tmp"; fail "temporary file left behind"; }
 
+# --- the text-feature cache ($XDG_CACHE_HOME/clipsurgery) ------------------------------------
+rm -rf "$tmp/cache"
+"$cli" labels "$m" "$img" --vocab "$v" --no-cache -- cat dog > "$tmp/fresh" 2> "$tmp/err" || fail "labels"
+expect 0 "" "$cli" labels "$m" "$img" --vocab "$v" -- cat dog
+cmp -s "$tmp/out" "$tmp/fresh" || fail "cached run differs"
+n_entries=$(find "$tmp/cache" -name '*.f32' | wc -l)
+[ "$n_entries" = 3 ] || fail "expected 3 cache entries (cat, dog, empty text), found $n_entries"
+# regression: an entry with NaN (or trailing bytes) was used: "peak": nan, not even JSON
+"$PYTHON" - "$tmp/cache" <<'PY' || fail "cannot damage the cache"
+import glob, struct, sys
+for i, f in enumerate(sorted(glob.glob(sys.argv[1] + "/clipsurgery/*/*.f32"))):
+    b = bytearray(open(f, "rb").read())
+    if i == 1:
+        b += b"\0\0\0\0"
+    else:
+        b[-4:] = struct.pack("<f", float("nan"))
+    open(f, "wb").write(b)
+PY
+expect 0 "" "$cli" labels "$m" "$img" --vocab "$v" -- cat dog
+cmp -s "$tmp/out" "$tmp/fresh" || { cat "$tmp/out"; fail "a damaged cache entry was used"; }
+# truncated entries, other dimension, a stored name that differs (hash collision): recomputed
+for f in $(find "$tmp/cache" -name '*.f32'); do head -c 13 "$f" > "$f.x" && mv "$f.x" "$f"; done
+expect 0 "" "$cli" labels "$m" "$img" --vocab "$v" -- cat dog
+cmp -s "$tmp/out" "$tmp/fresh" || fail "a truncated cache entry was used"
+"$PYTHON" - "$tmp/cache" <<'PY' || fail "cannot damage the cache"
+import glob, struct, sys
+for i, f in enumerate(sorted(glob.glob(sys.argv[1] + "/clipsurgery/*/*.f32"))):
+    b = bytearray(open(f, "rb").read())
+    if i == 0:
+        b[6:10] = struct.pack("<I", 32)
+    elif b[10:14] == struct.pack("<I", 3):
+        b[14:17] = b"dog"
+    open(f, "wb").write(b)
+PY
+expect 0 "" "$cli" labels "$m" "$img" --vocab "$v" -- cat dog
+cmp -s "$tmp/out" "$tmp/fresh" || fail "a cache entry of another dimension or name was used"
+# no usable cache: results the same, no error
+echo x > "$tmp/afile"
+for c in "$tmp/afile" "$tmp/afile/sub" /proc/nonexistent; do
+    XDG_CACHE_HOME="$c" expect 0 "" "$cli" labels "$m" "$img" --vocab "$v" -- cat dog
+    cmp -s "$tmp/out" "$tmp/fresh" || fail "cache at '$c'"
+done
+mkdir -p "$tmp/ro" && chmod 555 "$tmp/ro"
+XDG_CACHE_HOME="$tmp/ro" expect 0 "" "$cli" labels "$m" "$img" --vocab "$v" -- cat dog
+cmp -s "$tmp/out" "$tmp/fresh" || fail "read-only cache"
+env -u XDG_CACHE_HOME -u HOME "$cli" labels "$m" "$img" --vocab "$v" -- cat dog > "$tmp/out" 2> "$tmp/err" ||
+    { cat "$tmp/err"; fail "no HOME"; }
+cmp -s "$tmp/out" "$tmp/fresh" || fail "no HOME: results differ"
+# eight processes filling one cache at once: identical results, no temporary file left
+rm -rf "$tmp/cache"
+for i in 1 2 3 4 5 6 7 8; do
+    mkdir -p "$tmp/par$i"
+    "$cli" heatmap "$m" "$img" --vocab "$v" --out-dir "$tmp/par$i" -- cat dog "a bird" > /dev/null 2> "$tmp/par$i.err" &
+done
+wait
+for i in 1 2 3 4 5 6 7 8; do
+    grep -q "Sanitizer\|runtime error" "$tmp/par$i.err" && { cat "$tmp/par$i.err"; fail "sanitizer in parallel run"; }
+    for f in "$tmp/par1"/*; do cmp -s "$f" "$tmp/par$i/$(basename "$f")" || fail "parallel run $i differs"; done
+done
+[ "$(ls "$tmp/par1" | wc -l)" = 3 ] || fail "parallel run: expected 3 overlays"
+[ -z "$(find "$tmp/cache" -type f ! -name '*.f32')" ] || { find "$tmp/cache"; fail "temporary cache files left"; }
+
 echo "hardening2 CLI: ok"
