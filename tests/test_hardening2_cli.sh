@@ -126,4 +126,10 @@ done
 [ "$(ls "$tmp/par1" | wc -l)" = 3 ] || fail "parallel run: expected 3 overlays"
 [ -z "$(find "$tmp/cache" -type f ! -name '*.f32')" ] || { find "$tmp/cache"; fail "temporary cache files left"; }
 
+# --- multi-image runs ---------------------------------------------------------------------
+# regression: a --batch line of only spaces (or a tab) was taken as a path
+printf '# comment\r\n\r\n%s\r\n   \n\t\n%s\n' "$img" "$img" > "$tmp/list"
+expect 0 "\[2/2\]" "$cli" labels "$m" --vocab "$v" --batch "$tmp/list" -- cat
+[ "$(grep -c '"image"' "$tmp/out")" = 2 ] || { cat "$tmp/out"; fail "--batch with blank lines"; }
+
 echo "hardening2 CLI: ok"
