@@ -519,7 +519,9 @@ static cs_status read_config(const char *dir, config *cfg)
         json_t *eps = json_object_get(parts[i], "layer_norm_eps");
         if (json_is_number(eps)) {
             double e = json_number_value(eps);
-            if (!(e > 0 && e < 1)) s = cs_fail(CS_ERR_FORMAT, "%s: layer_norm_eps %g out of range", p, e);
+            /* (float)e > 0: 1e-50 would become 0 in float and divide by zero on a flat row */
+            if (!(e > 0 && e < 1 && (float)e > 0))
+                s = cs_fail(CS_ERR_FORMAT, "%s: layer_norm_eps %g out of range", p, e);
             else cfg->eps = (float)e;
         }
     }
@@ -572,6 +574,10 @@ static cs_status load_vocabulary(cs_model *m, const char *dir, const cs_model_pa
 /* Configuration stored in __metadata__ by clipsurgery convert (overrides the defaults). */
 static cs_status bundle_config(cs_model *m, const char *file)
 {
+    const char *format = cs_st_meta_get(m->st, "clipsurgery.format");
+    if (format && strcmp(format, "bundle-1") != 0)
+        return cs_fail(CS_ERR_UNSUPPORTED, "%s: bundle format \"%s\" is not supported (bundle-1 is)",
+                       file, format);
     const char *act = cs_st_meta_get(m->st, "clipsurgery.activation");
     const char *eps = cs_st_meta_get(m->st, "clipsurgery.layer_norm_eps");
     if (act) {
@@ -582,7 +588,7 @@ static cs_status bundle_config(cs_model *m, const char *file)
     if (eps) {
         char *end;
         double e = strtod(eps, &end);
-        if (*end || !(e > 0 && e < 1))
+        if (end == eps || *end || !(e > 0 && e < 1 && (float)e > 0))
             return cs_fail(CS_ERR_FORMAT, "%s: layer_norm_eps \"%s\" out of range", file, eps);
         m->layer_norm_eps = (float)e;
     }

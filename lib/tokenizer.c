@@ -436,9 +436,18 @@ cs_status cs_read_merges_file(const char *path, char **text, size_t *size)
 cs_status cs_tokenizer_from_merges(const char *text, size_t size, const char *name,
                                    cs_tokenizer **out)
 {
+    if ((!text && size) || !name || !out)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_tokenizer_from_merges: NULL argument");
+    /* only the header line and the merges the tokenizer uses are copied (a huge tensor is not) */
+    size_t pos = 0;
+    for (long line = 0; pos < size && line < 1 + N_MERGES_OPENAI; line++) {
+        const char *nl = memchr(text + pos, '\n', size - pos);
+        pos = nl ? (size_t)(nl - text) + 1 : size;
+    }
+    size = pos;
     char *copy = malloc(size + 1);
     if (!copy) return cs_fail(CS_ERR_OUT_OF_MEMORY, "out of memory loading %s", name);
-    memcpy(copy, text, size);
+    if (size) memcpy(copy, text, size);
     copy[size] = '\0';
     return load_openai_text(copy, size, name, out);
 }

@@ -153,7 +153,8 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
     return rc;
 }
 
-/* Reads --batch LIST: one path a line (blank lines and lines starting with # skipped). */
+/* Reads --batch LIST: one path a line (blank or whitespace-only lines and lines starting with #
+ * skipped; CRLF line ends accepted). */
 static int read_batch_list(cli_job *job)
 {
     FILE *f = fopen(job->batch_list, "r");
@@ -169,7 +170,8 @@ static int read_batch_list(cli_job *job)
     while (list && fgets(line, sizeof line, f)) {
         size_t len = strcspn(line, "\r\n");
         line[len] = '\0';
-        if (len == 0 || line[0] == '#') continue;
+        /* blank lines (spaces, tabs, CRLF) and comments are skipped */
+        if (strspn(line, " \t") == len || line[0] == '#') continue;
         if (n == cap) {
             cap *= 2;
             char **nl = realloc(list, sizeof *list * (size_t)cap);

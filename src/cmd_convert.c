@@ -29,7 +29,9 @@ typedef struct bundle {
     void **bufs;
     size_t n, cap;
     int f16;
-    int failed;
+    int failed;       /* out of memory */
+    char *overflow;   /* first tensor holding a finite value beyond the f16 range */
+    float overflow_value;
 } bundle;
 
 static void add(bundle *b, const char *name, const float *data, int ndim, int64_t d0, int64_t d1,
@@ -67,7 +69,15 @@ static void add(bundle *b, const char *name, const float *data, int ndim, int64_
             free(b->names[i]);
             return;
         }
-        for (size_t k = 0; k < count; k++) h[k] = cs_f32_to_f16(data[k]);
+        for (size_t k = 0; k < count; k++) {
+            h[k] = cs_f32_to_f16(data[k]);
+            /* a finite value that rounds to infinity would silently break the model */
+            if ((h[k] & 0x7fffu) == 0x7c00u && isfinite(data[k]) && !b->overflow) {
+                b->overflow = strdup(name);
+                b->overflow_value = data[k];
+                if (!b->overflow) b->failed = 1;
+            }
+        }
         b->bufs[i] = h;
         out = h;
     }
@@ -113,8 +123,10 @@ static void add_blocks(bundle *b, const char *prefix, const cs_block_weights *bl
     }
 }
 
-/* The merges text of a vocabulary (gz decompressed, or merges.txt), malloc'd. */
-static int read_merges(const char *model_path, const char *vocab, char **text, size_t *size)
+/* The merges text of a vocabulary (--vocab, else the input bundle's own, else the file beside
+ * MODEL: gz decompressed, or merges.txt), malloc'd. */
+static int read_merges(const char *model_path, const char *vocab, const cs_st_tensor *bundled,
+                       char **text, size_t *size)
 {
     char cand[3][4200];
     int n = 0;
@@ -129,6 +141,18 @@ static int read_merges(const char *model_path, const char *vocab, char **text, s
         } else {
             snprintf(cand[n++], sizeof cand[0], "%s", vocab);
         }
+    } else if (bundled) {
+        /* the input is itself a bundle: carry its vocabulary over (it has no file beside it) */
+        char *t = malloc(bundled->nbytes + 1);
+        if (!t) {
+            fprintf(stderr, "clipsurgery convert: out of memory\n");
+            return CLI_RUNTIME;
+        }
+        memcpy(t, bundled->data, bundled->nbytes);
+        t[bundled->nbytes] = '\0';
+        *text = t;
+        *size = bundled->nbytes;
+        return CLI_OK;
     } else {
         struct stat sb;
         char dir[4096];
@@ -187,7 +211,8 @@ int cmd_convert(int argc, char **argv)
     if (!m) return CLI_RUNTIME;
     char *merges = NULL;
     size_t merges_size = 0;
-    int rc = read_merges(in, vocab, &merges, &merges_size);
+    int rc = read_merges(in, vocab, cs_st_find(m->st, "clipsurgery.vocab.merges"), &merges,
+                         &merges_size);
     if (rc != CLI_OK) {
         cs_model_free(m);
         return rc;
@@ -230,6 +255,12 @@ int cmd_convert(int argc, char **argv)
     if (b.failed) {
         fprintf(stderr, "clipsurgery convert: out of memory\n");
         rc = CLI_RUNTIME;
+    } else if (b.overflow) {
+        fprintf(stderr,
+                "clipsurgery convert: tensor \"%s\" holds %g, beyond the f16 range (+-65504): "
+                "keep --dtype f32 (nothing written)\n",
+                b.overflow, (double)b.overflow_value);
+        rc = CLI_RUNTIME;
     } else {
         char eps[32];
         snprintf(eps, sizeof eps, "%.9g", (double)m->layer_norm_eps);
@@ -250,6 +281,7 @@ int cmd_convert(int argc, char **argv)
     free(b.shapes);
     free(b.names);
     free(b.bufs);
+    free(b.overflow);
     free(vproj);
     free(tproj);
     free(merges);

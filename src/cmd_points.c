@@ -28,39 +28,74 @@ typedef struct target {
     int *parts; /* indices into the unique part list */
 } target;
 
+static void free_targets(target *tg, int n)
+{
+    for (int i = 0; tg && i < n; i++) free(tg[i].parts);
+    free(tg);
+}
+
+static void free_storage(char **store, int n)
+{
+    for (int i = 0; store && i < n; i++) free(store[i]);
+    free(store);
+}
+
+/* Returns 0, -1 (out of memory) or -2 (a TEXT with no part, such as "+"; message printed).
+ * A part repeated inside one TEXT ("a+a") counts once. On failure nothing is kept. */
 static int expand(cli_job *job, target **out_targets, int *n_targets, char ***storage,
                   int *n_storage)
 {
-    int n = job->n_texts;
+    int n = job->n_texts, rc = 0;
     target *tg = calloc((size_t)n, sizeof *tg);
     char **uniq = NULL;
     int n_uniq = 0, cap = 0;
     char **store = calloc((size_t)n, sizeof *store);
-    if (!tg || !store) return -1;
-    for (int i = 0; i < n; i++) {
+    if (!tg || !store) rc = -1;
+    for (int i = 0; rc == 0 && i < n; i++) {
         tg[i].text = job->texts[i];
         store[i] = strdup(job->texts[i]);
-        if (!store[i]) return -1;
+        if (!store[i]) {
+            rc = -1;
+            break;
+        }
         int np = 1;
         for (const char *p = store[i]; *p; p++) np += *p == '+';
         tg[i].parts = calloc((size_t)np, sizeof(int));
-        if (!tg[i].parts) return -1;
+        if (!tg[i].parts) {
+            rc = -1;
+            break;
+        }
         char *save = NULL;
-        for (char *tok = strchr(store[i], '+') ? strtok_r(store[i], "+", &save) : store[i]; tok;
-             tok = strchr(job->texts[i], '+') ? strtok_r(NULL, "+", &save) : NULL) {
+        for (char *tok = strchr(store[i], '+') ? strtok_r(store[i], "+", &save) : store[i];
+             rc == 0 && tok; tok = strchr(job->texts[i], '+') ? strtok_r(NULL, "+", &save) : NULL) {
             int k = 0;
             while (k < n_uniq && strcmp(uniq[k], tok) != 0) k++;
             if (k == n_uniq) {
                 if (n_uniq == cap) {
                     cap = cap ? cap * 2 : 8;
                     char **nu = realloc(uniq, sizeof *nu * (size_t)cap);
-                    if (!nu) return -1;
+                    if (!nu) {
+                        rc = -1;
+                        break;
+                    }
                     uniq = nu;
                 }
                 uniq[n_uniq++] = tok;
             }
-            tg[i].parts[tg[i].n_parts++] = k;
+            int seen = 0;
+            for (int j = 0; j < tg[i].n_parts; j++) seen |= tg[i].parts[j] == k;
+            if (!seen) tg[i].parts[tg[i].n_parts++] = k;
         }
+        if (rc == 0 && tg[i].n_parts == 0) {
+            cli_usage_error(job->cmd, "TEXT '%s' has no part between its '+' signs", job->texts[i]);
+            rc = -2;
+        }
+    }
+    if (rc != 0) {
+        free_targets(tg, n);
+        free_storage(store, n);
+        free(uniq);
+        return rc;
     }
     job->texts = uniq; /* job->texts (argv pointers) is replaced; the old array is freed below */
     job->n_texts = n_uniq;
@@ -177,7 +212,12 @@ static int from_similarity(int argc, char **argv)
     target *tg = NULL;
     int n_tg = 0, n_store = 0;
     char **store = NULL, **argv_texts = job.texts;
-    if (expand(&job, &tg, &n_tg, &store, &n_store) != 0) return CLI_RUNTIME;
+    int erc = expand(&job, &tg, &n_tg, &store, &n_store);
+    if (erc != 0) {
+        if (erc == -1) fprintf(stderr, "clipsurgery points: out of memory\n");
+        free(argv_texts);
+        return erc == -2 ? CLI_USAGE : CLI_RUNTIME;
+    }
     free(argv_texts);
     cs_safetensors *st = NULL;
     cs_status s = cs_st_open(file, &st);
@@ -207,10 +247,8 @@ static int from_similarity(int argc, char **argv)
                   b > 1 ? file : NULL);
     free(all);
     cs_st_close(st);
-    for (int i = 0; i < n_tg; i++) free(tg[i].parts);
-    free(tg);
-    for (int i = 0; i < n_store; i++) free(store[i]);
-    free(store);
+    free_targets(tg, n_tg);
+    free_storage(store, n_store);
     free(job.texts);
     return rc;
 }
@@ -245,18 +283,17 @@ int cmd_points(int argc, char **argv)
     char **store = NULL;
     if (rc < 0) {
         char **argv_texts = job.texts;
-        if (expand(&job, &t.tg, &t.n, &store, &n_store) != 0) {
-            fprintf(stderr, "clipsurgery points: out of memory\n");
-            rc = CLI_RUNTIME;
+        int erc = expand(&job, &t.tg, &t.n, &store, &n_store);
+        if (erc != 0) {
+            if (erc == -1) fprintf(stderr, "clipsurgery points: out of memory\n");
+            rc = erc == -2 ? CLI_USAGE : CLI_RUNTIME;
         } else {
             free(argv_texts);
             rc = cli_job_run(&job, one_image, &t);
         }
     }
-    for (int i = 0; i < t.n; i++) free(t.tg[i].parts);
-    free(t.tg);
-    for (int i = 0; i < n_store; i++) free(store[i]);
-    free(store);
+    free_targets(t.tg, t.n);
+    free_storage(store, n_store);
     cli_job_free(&job);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,9 @@ static int read_entry(const char *file, const char *name, int dim, float *out)
         ok = stored && fread(stored, 1, len, f) == len && memcmp(stored, name, len) == 0;
         free(stored);
     }
-    ok = ok && fread(out, sizeof(float), (size_t)dim, f) == (size_t)dim;
+    ok = ok && fread(out, sizeof(float), (size_t)dim, f) == (size_t)dim && fgetc(f) == EOF;
+    /* a damaged entry (NaN, infinity, trailing bytes) is recomputed, never used */
+    for (int i = 0; ok && i < dim; i++) ok = isfinite(out[i]);
     fclose(f);
     return ok ? 0 : -1;
 }

@@ -66,7 +66,17 @@ def _encode_texts(texts):
     """str or list of str -> (ctypes char* array, count)."""
     if isinstance(texts, (str, bytes)):
         texts = [texts]
-    enc = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in texts]
+    enc = []
+    for t in texts:
+        # only str (UTF-8) or bytes: bytes(5) would be five NUL bytes (bytes(10**12) a huge
+        # allocation), and a NUL would silently cut the text short at the C boundary
+        if isinstance(t, str):
+            t = t.encode("utf-8")
+        elif not isinstance(t, (bytes, bytearray)):
+            raise TypeError("texts must be str or bytes, not %s" % type(t).__name__)
+        if b"\0" in t:
+            raise ValueError("a text holds a NUL character")
+        enc.append(bytes(t))
     if not enc:
         raise ValueError("at least one text is needed")
     return (ctypes.c_char_p * len(enc))(*enc), len(enc), list(texts)
