@@ -3,6 +3,7 @@
 
 #include "safetensors.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,12 +163,13 @@ static int read_batch_list(cli_job *job)
         fprintf(stderr, "clipsurgery %s: cannot open --batch list %s\n", job->cmd, job->batch_list);
         return CLI_RUNTIME;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t line_cap = 0;
     int cap = job->n_image_args + 16;
     char **list = malloc(sizeof *list * (size_t)cap);
     int n = 0;
     for (int i = 0; list && i < job->n_image_args; i++) list[n++] = strdup(job->image_args[i]);
-    while (list && fgets(line, sizeof line, f)) {
+    while (list && getline(&line, &line_cap, f) >= 0) {
         size_t len = strcspn(line, "\r\n");
         line[len] = '\0';
         /* blank lines (spaces, tabs, CRLF) and comments are skipped */
@@ -180,6 +182,7 @@ static int read_batch_list(cli_job *job)
         }
         list[n++] = strdup(line);
     }
+    free(line);
     fclose(f);
     if (!list) return CLI_RUNTIME;
     free(job->image_args);
@@ -242,12 +245,6 @@ static char *stem_of(const char *path, int index)
     return s;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int push(cli_input **list, int *n, int *cap, cli_input in)
 {
     if (*n == *cap) {
@@ -266,6 +263,43 @@ static int all_finite(const float *x, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
     return 1;
+}
+
+/* Makes *stem unique within the run (appends _2, _3, ... on repeats) and records it. */
+static int unique_stem(cli_job *job, char **stem)
+{
+    char *s = *stem;
+    for (int k = 2;; k++) {
+        int seen = 0;
+        for (int i = 0; i < job->n_used_stems && !seen; i++) seen = strcmp(job->used_stems[i], s) == 0;
+        if (!seen) break;
+        size_t len = strlen(*stem) + 16;
+        char *t = malloc(len);
+        if (!t) return -1;
+        snprintf(t, len, "%s_%d", *stem, k);
+        if (s != *stem) free(s);
+        s = t;
+    }
+    if (s != *stem) {
+        free(*stem);
+        *stem = s;
+    }
+    char **u = realloc(job->used_stems, sizeof *u * (size_t)(job->n_used_stems + 1));
+    if (!u) return -1;
+    job->used_stems = u;
+    if (!(u[job->n_used_stems] = strdup(s))) return -1;
+    job->n_used_stems++;
+    return 0;
+}
+
+int cli_is_safetensors(const char *path)
+{
+    unsigned char b[9];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    return n == sizeof b && b[8] == '{' && b[5] == 0 && b[6] == 0 && b[7] == 0;
 }
 
 static int load_pixel_values(cli_job *job, const char *path, cli_input **list, int *n, int *cap)
@@ -303,8 +337,9 @@ static int load_pixel_values(cli_job *job, const char *path, cli_input **list, i
         memset(&in, 0, sizeof in);
         in.path = strdup(path);
         in.stem = stem_of(path, b > 1 ? i : -1);
+        in.batch_index = t->ndim == 4 ? i : -1;
         in.pixels = malloc(sizeof(float) * per);
-        if (!in.path || !in.stem || !in.pixels) {
+        if (!in.path || !in.stem || !in.pixels || unique_stem(job, &in.stem) != 0) {
             free(in.path);
             free(in.stem);
             free(in.pixels);
@@ -334,7 +369,8 @@ static int load_image(cli_job *job, const char *path, cli_input *in)
     in->pixels = malloc(sizeof(float) * n);
     in->path = strdup(path);
     in->stem = stem_of(path, -1);
-    if (!in->pixels || !in->path || !in->stem) return CLI_RUNTIME;
+    in->batch_index = -1;
+    if (!in->pixels || !in->path || !in->stem || unique_stem(job, &in->stem) != 0) return CLI_RUNTIME;
     s = cs_image_preprocess(in->image, job->size, in->pixels, n);
     if (s != CS_OK) return cli_status_error(job->cmd, path, s);
     in->height = in->width = job->size;
@@ -343,20 +379,18 @@ static int load_image(cli_job *job, const char *path, cli_input *in)
     return CLI_OK;
 }
 
-int cli_job_inputs(cli_job *job, cli_input **inputs, int *n_inputs)
+int cli_job_load_arg(cli_job *job, int i, cli_input **inputs, int *n_inputs)
 {
     cli_input *list = NULL;
     int n = 0, cap = 0, rc = CLI_OK;
-    for (int i = 0; rc == CLI_OK && i < job->n_image_args; i++) {
-        const char *p = job->image_args[i];
-        if (ends_with(p, ".safetensors")) {
-            rc = load_pixel_values(job, p, &list, &n, &cap);
-        } else {
-            cli_input in;
-            rc = load_image(job, p, &in);
-            if (rc == CLI_OK && push(&list, &n, &cap, in) != 0) rc = CLI_RUNTIME;
-            if (rc != CLI_OK) cli_inputs_free(&in, 1);
-        }
+    const char *p = job->image_args[i];
+    if (cli_is_safetensors(p)) {
+        rc = load_pixel_values(job, p, &list, &n, &cap);
+    } else {
+        cli_input in;
+        rc = load_image(job, p, &in);
+        if (rc == CLI_OK && push(&list, &n, &cap, in) != 0) rc = CLI_RUNTIME;
+        if (rc != CLI_OK) cli_inputs_free(&in, 1);
     }
     if (rc != CLI_OK) {
         cli_inputs_free(list, n);
@@ -428,25 +462,86 @@ int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int fo
     return CLI_OK;
 }
 
+int cli_job_probe_arg(cli_job *job, int i, int *height, int *width, int *map_h, int *map_w,
+                      int *count)
+{
+    const char *p = job->image_args[i];
+    if (cli_is_safetensors(p)) {
+        cs_safetensors *st = NULL;
+        cs_status s = cs_st_open(p, &st);
+        if (s != CS_OK) return cli_status_error(job->cmd, p, s);
+        const cs_st_tensor *t = cs_st_find(st, "pixel_values");
+        int ok = t && (t->ndim == 3 || t->ndim == 4) && t->shape[t->ndim - 2] > 0 &&
+                 t->shape[t->ndim - 2] <= 16384 && t->shape[t->ndim - 1] > 0 &&
+                 t->shape[t->ndim - 1] <= 16384 && (t->ndim == 3 || (t->shape[0] >= 1 && t->shape[0] <= 4096));
+        if (ok) {
+            *height = (int)t->shape[t->ndim - 2];
+            *width = (int)t->shape[t->ndim - 1];
+            *count = t->ndim == 4 ? (int)t->shape[0] : 1;
+            *map_h = job->map_h ? job->map_h : *height;
+            *map_w = job->map_w ? job->map_w : *width;
+        }
+        cs_st_close(st);
+        if (!ok) {
+            fprintf(stderr, "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or [B, 3, H, W]\n",
+                    job->cmd, p);
+            return CLI_RUNTIME;
+        }
+        return CLI_OK;
+    }
+    cs_decode_params dp;
+    cs_decode_params_default(&dp);
+    cs_image *img = NULL;
+    cs_status s = cs_image_decode_file(p, &dp, &img);
+    if (s != CS_OK) return cli_status_error(job->cmd, p, s);
+    *height = *width = job->size;
+    *map_h = job->map_h ? job->map_h : img->height;
+    *map_w = job->map_w ? job->map_w : img->width;
+    *count = 1;
+    cs_image_free(img);
+    return CLI_OK;
+}
+
+/* Number of inputs the run will give (pixel_values batches counted from their headers). */
+static int count_inputs(cli_job *job)
+{
+    int total = 0;
+    for (int i = 0; i < job->n_image_args; i++) {
+        int b = 1;
+        const char *p = job->image_args[i];
+        cs_safetensors *st = NULL;
+        if (cli_is_safetensors(p) && cs_st_open(p, &st) == CS_OK) {
+            const cs_st_tensor *t = cs_st_find(st, "pixel_values");
+            if (t && t->ndim == 4 && t->shape[0] >= 1 && t->shape[0] <= 4096) b = (int)t->shape[0];
+            cs_st_close(st);
+        }
+        total += b;
+    }
+    return total;
+}
+
 int cli_job_run(cli_job *job, cli_image_fn fn, void *user)
 {
-    cli_input *inputs = NULL;
-    int n_inputs = 0;
     int rc = cli_job_prepare(job);
-    if (rc == CLI_OK) rc = cli_job_inputs(job, &inputs, &n_inputs);
+    int total = rc == CLI_OK ? count_inputs(job) : 0, done = 0;
     double t0 = cli_now();
-    for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
-        cli_image_step step = {&inputs[i], i, n_inputs, NULL, 0, 0, 0};
-        float *features = NULL;
-        rc = cli_job_features(job, &inputs[i], &features, &step.n_tokens, &step.grid_h,
-                              &step.grid_w);
-        step.features = features;
-        if (rc == CLI_OK) rc = fn(job, &step, user);
-        free(features);
-        cli_progress(job, i + 1, n_inputs, t0);
+    for (int a = 0; rc == CLI_OK && a < job->n_image_args; a++) {
+        cli_input *inputs = NULL;
+        int n_inputs = 0;
+        rc = cli_job_load_arg(job, a, &inputs, &n_inputs);
+        for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
+            cli_image_step step = {&inputs[i], done, total, NULL, 0, 0, 0};
+            float *features = NULL;
+            rc = cli_job_features(job, &inputs[i], &features, &step.n_tokens, &step.grid_h,
+                                  &step.grid_w);
+            step.features = features;
+            if (rc == CLI_OK) rc = fn(job, &step, user);
+            free(features);
+            if (rc == CLI_OK) cli_progress(job, ++done, total, t0);
+        }
+        cli_inputs_free(inputs, n_inputs);
+        free(inputs);
     }
-    cli_inputs_free(inputs, n_inputs);
-    free(inputs);
     return rc;
 }
 
@@ -455,6 +550,7 @@ void cli_results_begin(const cli_image_step *step)
     if (step->count > 1) {
         printf("{\"image\": ");
         cli_json_string(stdout, step->in->path);
+        if (step->in->batch_index >= 0) printf(", \"index\": %d", step->in->batch_index);
         printf(", \"results\": ");
     }
     printf("[");
@@ -464,6 +560,8 @@ void cli_results_end(const cli_image_step *step) { printf(step->count > 1 ? "]}\
 
 void cli_job_free(cli_job *job)
 {
+    for (int i = 0; i < job->n_used_stems; i++) free(job->used_stems[i]);
+    free(job->used_stems);
     if (job->owns_image_args)
         for (int i = 0; i < job->n_image_args; i++) free(job->image_args[i]);
     free(job->image_args);
@@ -472,4 +570,28 @@ void cli_job_free(cli_job *job)
     free(job->redundant);
     cs_context_free(job->ctx);
     cs_model_free(job->model);
+}
+
+void cli_json_number(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+    else fputs("null", f);
+}
+
+int cli_make_parent(const char *path)
+{
+    char buf[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0;
+    size_t n = (size_t)(slash - path);
+    if (n >= sizeof buf) return -1;
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        *q = '/';
+    }
+    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }

@@ -8,7 +8,9 @@
 
 typedef struct cli_input {
     char *path;        /* as given */
-    char *stem;        /* file name without folder and extension (+ "_<b>" inside a batch) */
+    char *stem;        /* file name without folder and extension (+ "_<b>" inside a batch),
+                          made unique within a run ("_2", "_3", ... for repeats) */
+    int batch_index;   /* entry of a [B, 3, H, W] pixel_values tensor, or -1 */
     cs_image *image;   /* decoded image; NULL for pixel_values input */
     float *pixels;     /* [3, height, width] normalised */
     int height, width; /* encoder input size */
@@ -24,6 +26,8 @@ typedef struct cli_job {
     int n_image_args, owns_image_args;
     char **texts;
     int n_texts;
+    char **used_stems; /* stems given out so far in this run (unique output names) */
+    int n_used_stems;
     /* filled by cli_job_prepare */
     cs_model *model;
     cs_context *ctx;
@@ -39,9 +43,15 @@ enum { JOB_HEATMAP = 1, JOB_POINTS = 2, JOB_SEGMENT = 4, JOB_LABELS = 8 };
 int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *help);
 /* Loads model, context, text features (through the cache). Returns CLI_OK or an exit code. */
 int cli_job_prepare(cli_job *job);
-/* Loads input i of the job's image arguments (expanding batches of pixel_values) into a
+/* Loads image argument i (a pixel_values file expands to one input per batch entry) into a
  * malloc'd array. Returns CLI_OK or an exit code. */
-int cli_job_inputs(cli_job *job, cli_input **inputs, int *n_inputs);
+int cli_job_load_arg(cli_job *job, int i, cli_input **inputs, int *n_inputs);
+/* Nonzero when the file holds safetensors (by content, not by name). */
+int cli_is_safetensors(const char *path);
+/* Size of image argument i without keeping its pixels: the encoder input (height, width) and
+ * the map size; *count receives the number of inputs it gives. Returns CLI_OK or an exit code. */
+int cli_job_probe_arg(cli_job *job, int i, int *height, int *width, int *map_h, int *map_w,
+                      int *count);
 void cli_inputs_free(cli_input *inputs, int n);
 /* Surgery features of one input, L2-normalised per token: [n_tokens, dim] malloc'd. */
 int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n_tokens,
@@ -61,17 +71,22 @@ typedef struct cli_image_step {
 } cli_image_step;
 typedef int (*cli_image_fn)(cli_job *job, const cli_image_step *step, void *user);
 
-/* The shared run of heatmap, points, segment and labels: cli_job_prepare, the inputs, then per
- * image the surgery features handed to fn, with progress on stderr. Returns an exit code. */
+/* The shared run of heatmap, points, segment and labels: cli_job_prepare, then per image argument
+ * its inputs (loaded one argument at a time, so a long --batch list does not accumulate), their
+ * surgery features handed to fn, with progress on stderr. Returns an exit code. */
 int cli_job_run(cli_job *job, cli_image_fn fn, void *user);
 
 /* JSON results of one image: a bare array for a single image; with several images one object
- * {"image", "results": [...]} per line. */
+ * {"image", ["index",] "results": [...]} per line ("index": the entry of a pixel_values batch). */
 void cli_results_begin(const cli_image_step *step);
 void cli_results_end(const cli_image_step *step);
 /* Progress line on stderr when total > 1: "[done/total] x images/s". */
 void cli_progress(const cli_job *job, int done, int total, double t0);
 double cli_now(void);
+/* Writes v as a JSON number (%.6g), or null when it is not finite. */
+void cli_json_number(FILE *f, double v);
+/* Creates the folder that will hold `path` (and its parents) when missing. 0 on success. */
+int cli_make_parent(const char *path);
 
 /* Text-feature cache (text_cache.c): prompt ensembles cached per (model file identity,
  * vocabulary, class name) under $XDG_CACHE_HOME/clipsurgery (or ~/.cache/clipsurgery), written to

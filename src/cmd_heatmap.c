@@ -31,54 +31,67 @@ static const char help[] =
     "  --surgery-blocks K  dual-path blocks (default 6)\n"
     "  --no-cache          do not read or write the text-feature cache\n";
 
-static void safe_name(char *dst, size_t cap, const char *text)
+/* File-name part of each text: '/', '\\', spaces and control characters become '_', "" becomes
+ * "empty", and a name already taken by an earlier text gets "_<index>" (so no overlay overwrites
+ * another). names: n_texts strings of 256 bytes. */
+static void text_names(const cli_job *job, char (*names)[256])
 {
-    size_t j = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && j + 1 < cap; p++)
-        dst[j++] = (*p == '/' || *p == ' ' || *p == '\\' || *p < 0x20) ? '_' : (char)*p;
-    dst[j] = '\0';
-    if (j == 0) snprintf(dst, cap, "empty");
+    for (int t = 0; t < job->n_texts; t++) {
+        size_t j = 0;
+        for (const unsigned char *p = (const unsigned char *)job->texts[t]; *p && j + 1 < 200; p++)
+            names[t][j++] = (*p == '/' || *p == ' ' || *p == '\\' || *p < 0x20) ? '_' : (char)*p;
+        names[t][j] = '\0';
+        if (j == 0) snprintf(names[t], 256, "empty");
+        for (int u = 0; u < t; u++)
+            if (strcmp(names[u], names[t]) == 0) {
+                snprintf(names[t] + strlen(names[t]), 256 - strlen(names[t]), "_%d", t);
+                break;
+            }
+    }
 }
 
-static int write_overlays(cli_job *job, const cli_input *in, const float *maps)
+/* Overlays at the photo's own size (recomputed there when --map-size asks for another size). */
+static int write_overlays(cli_job *job, const cli_input *in, const float *sim, int gh, int gw,
+                          const float *maps, char (*names)[256])
 {
     const char *dir = job->out_dir ? job->out_dir : ".";
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "clipsurgery heatmap: cannot create %s: %s\n", dir, strerror(errno));
-        return CLI_RUNTIME;
+    int w = in->image->width, h = in->image->height, T = job->n_texts;
+    float *own = NULL;
+    if (in->map_w != w || in->map_h != h) {
+        size_t n = (size_t)w * h * T;
+        if (!(own = malloc(sizeof(float) * n))) return CLI_RUNTIME;
+        cs_status s = cs_similarity_maps(sim, gh, gw, T, h, w, own, n);
+        if (s != CS_OK) {
+            free(own);
+            return cli_status_error("heatmap", "similarity maps", s);
+        }
+        maps = own;
     }
-    if (in->map_w != in->image->width || in->map_h != in->image->height) {
-        fprintf(stderr,
-                "clipsurgery heatmap: --map-size differs from the image: no overlay for %s\n",
-                in->path);
-        return CLI_OK;
-    }
-    size_t cap = (size_t)in->image->width * in->image->height * 3;
+    size_t cap = (size_t)w * h * 3;
     uint8_t *rgb = malloc(cap);
-    if (!rgb) return CLI_RUNTIME;
-    int rc = CLI_OK;
-    for (int t = 0; t < job->n_texts && rc == CLI_OK; t++) {
-        cs_status s = cs_overlay_jet(in->image, maps + t, (size_t)job->n_texts, rgb, cap);
+    int rc = rgb ? CLI_OK : CLI_RUNTIME;
+    for (int t = 0; t < T && rc == CLI_OK; t++) {
+        cs_status s = cs_overlay_jet(in->image, maps + t, (size_t)T, rgb, cap);
         if (s != CS_OK) {
             rc = cli_status_error("heatmap", "overlay", s);
             break;
         }
-        char name[256], path[4096];
-        safe_name(name, sizeof name, job->texts[t]);
-        snprintf(path, sizeof path, "%s/%s_%s.png", dir, in->stem, name);
-        s = cs_png_write(path, rgb, in->image->width, in->image->height,
-                         (size_t)in->image->width * 3, 3, NULL, 0);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s_%s.png", dir, in->stem, names[t]);
+        s = cs_png_write(path, rgb, w, h, (size_t)w * 3, 3, NULL, 0);
         if (s != CS_OK)
             rc = cli_status_error("heatmap", path, s);
         else
             printf("%s\n", path);
     }
     free(rgb);
+    free(own);
     return rc;
 }
 
-/* --maps: every image's similarity and maps, gathered for one file. */
+/* --maps: every image's similarity and maps, gathered for one file; the overlay names. */
 typedef struct gathered {
+    char (*names)[256];
     float *sim, *maps;
     int n, n_tokens, map_h, map_w;
     size_t cap;
@@ -100,7 +113,7 @@ static int gather(cli_job *job, gathered *g, const cli_image_step *st, const flo
     } else if (st->n_tokens != g->n_tokens || in->map_h != g->map_h || in->map_w != g->map_w) {
         fprintf(stderr,
                 "clipsurgery heatmap: --maps needs every input at one size and map size "
-                "(%s differs; use --size and --map-size)\n",
+                "(%s differs; give --map-size HxW)\n",
                 in->path);
         return CLI_RUNTIME;
     }
@@ -108,6 +121,29 @@ static int gather(cli_job *job, gathered *g, const cli_image_step *st, const flo
     memcpy(g->maps + nm * (size_t)g->n, maps, sizeof(float) * nm);
     g->n++;
     return CLI_OK;
+}
+
+/* --maps holds one [B, ...] tensor: every input must give the same token count and map size.
+ * Checked before any work, so a run never stops half-way for it. Returns -1 when fine. */
+static int check_maps_inputs(cli_job *job)
+{
+    int h0 = 0, w0 = 0, mh0 = 0, mw0 = 0;
+    for (int i = 0; i < job->n_image_args; i++) {
+        int h, w, mh, mw, count;
+        int rc = cli_job_probe_arg(job, i, &h, &w, &mh, &mw, &count);
+        if (rc != CLI_OK) return rc;
+        if (i == 0) {
+            h0 = h, w0 = w, mh0 = mh, mw0 = mw;
+        } else if (h != h0 || w != w0 || mh != mh0 || mw != mw0) {
+            fprintf(stderr,
+                    "clipsurgery heatmap: --maps stores one [B, H, W, T] tensor, but %s gives "
+                    "%dx%d maps from a %dx%d input and %s gives %dx%d from %dx%d: give "
+                    "--map-size HxW (overlays keep each photo's own size)\n",
+                    job->image_args[0], mh0, mw0, h0, w0, job->image_args[i], mh, mw, h, w);
+            return CLI_RUNTIME;
+        }
+    }
+    return -1;
 }
 
 static int one_image(cli_job *job, const cli_image_step *st, void *user)
@@ -123,7 +159,7 @@ static int one_image(cli_job *job, const cli_image_step *st, void *user)
         if (s != CS_OK) rc = cli_status_error("heatmap", "similarity maps", s);
     }
     if (rc == CLI_OK && in->image)
-        rc = write_overlays(job, in, maps);
+        rc = write_overlays(job, in, sim, st->grid_h, st->grid_w, maps, ((gathered *)user)->names);
     else if (rc == CLI_OK && !job->maps_path)
         fprintf(stderr,
                 "clipsurgery heatmap: %s holds pixel values, not an image: no overlay "
@@ -153,7 +189,16 @@ int cmd_heatmap(int argc, char **argv)
     }
     gathered g;
     memset(&g, 0, sizeof g);
-    rc = cli_job_run(&job, one_image, &g);
+    g.names = calloc((size_t)job.n_texts, sizeof *g.names);
+    if (!g.names) rc = CLI_RUNTIME;
+    else text_names(&job, g.names);
+    if (rc < 0 && job.maps_path) rc = check_maps_inputs(&job);
+    if (rc < 0 && job.maps_path && cli_make_parent(job.maps_path) != 0) {
+        fprintf(stderr, "clipsurgery heatmap: cannot create the folder of %s: %s\n", job.maps_path,
+                strerror(errno));
+        rc = CLI_RUNTIME;
+    }
+    if (rc < 0) rc = cli_job_run(&job, one_image, &g);
     if (rc == CLI_OK && job.maps_path && g.n > 0) {
         int64_t s_shape[3] = {g.n, g.n_tokens, job.n_texts};
         int64_t m_shape[4] = {g.n, g.map_h, g.map_w, job.n_texts};
@@ -164,6 +209,7 @@ int cmd_heatmap(int argc, char **argv)
     }
     free(g.sim);
     free(g.maps);
+    free(g.names);
     cli_job_free(&job);
     return rc;
 }

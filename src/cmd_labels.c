@@ -34,7 +34,11 @@ static int one_image(cli_job *job, const cli_image_step *st, void *user)
         for (int t = 0; t < T; t++) {
             printf("%s{\"text\": ", t ? ", " : "");
             cli_json_string(stdout, job->texts[t]);
-            printf(", \"probability\": %.6g, \"peak\": %.6g}", (double)probs[t], (double)peaks[t]);
+            printf(", \"probability\": ");
+            cli_json_number(stdout, (double)probs[t]);
+            printf(", \"peak\": ");
+            cli_json_number(stdout, (double)peaks[t]);
+            printf("}");
         }
         cli_results_end(st);
     }

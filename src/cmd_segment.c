@@ -95,6 +95,10 @@ int cmd_segment(int argc, char **argv)
     int rc = cli_job_parse(&job, JOB_SEGMENT, argc, argv, help);
     uint8_t palette[256 * 3];
     for (int i = 0; i < 256; i++) palette_color(i, palette + 3 * i);
+    if (rc < 0 && cli_make_parent(job.out_mask) != 0) {
+        fprintf(stderr, "clipsurgery segment: cannot create the folder of %s\n", job.out_mask);
+        rc = CLI_RUNTIME;
+    }
     if (rc < 0) rc = cli_job_run(&job, one_image, palette);
     cli_job_free(&job);
     return rc;

@@ -159,6 +159,47 @@ class CliGolden(unittest.TestCase):
         nocache = self.run_cli(*(args[:-3] + ("--no-cache", "--", "person", "potted plant")))
         self.assertEqual(nocache.returncode, 0)
 
+    def test_output_names_never_collide(self):
+        dup = os.path.join(self.tmp.name, "dup")
+        os.makedirs(dup, exist_ok=True)
+        img = os.path.join(FIX, "images", "chelsea.png")
+        with open(img, "rb") as f, open(os.path.join(dup, "chelsea.png"), "wb") as g:
+            g.write(f.read())
+        out = os.path.join(self.tmp.name, "names")
+        self.run_cli("heatmap", MODELS[0], "--vocab", VOCAB, img, os.path.join(dup, "chelsea.png"),
+                     "--size", "64", "--out-dir", out, "--", "a b", "a_b", "", "empty")
+        self.assertEqual(sorted(os.listdir(out)), sorted(
+            "%s_%s.png" % (stem, t) for stem in ("chelsea", "chelsea_2")
+            for t in ("a_b", "a_b_1", "empty", "empty_3")))
+
+    def test_maps_of_different_sizes_fail_before_any_work(self):
+        out = os.path.join(self.tmp.name, "early")
+        imgs = [os.path.join(FIX, "images", n) for n in ("chelsea.png", "bench-park.jpg")]
+        p = self.run_cli("heatmap", MODELS[0], "--vocab", VOCAB, *imgs, "--size", "64", "--out-dir", out,
+                         "--maps", os.path.join(self.tmp.name, "early.safetensors"), "--", "cat", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--map-size", p.stderr)
+        self.assertEqual(os.listdir(out) if os.path.isdir(out) else [], [])
+        # with --map-size: maps at that size, overlays still at each photo's size
+        maps = os.path.join(self.tmp.name, "sub", "folder", "m.safetensors")
+        self.run_cli("heatmap", MODELS[0], "--vocab", VOCAB, *imgs, "--size", "64", "--out-dir", out,
+                     "--map-size", "30x40", "--maps", maps, "--", "cat")
+        self.assertEqual(read_st(maps)["maps"][0], [2, 30, 40, 1])
+        with open(os.path.join(out, "bench-park_cat.png"), "rb") as f:
+            head = f.read(24)
+        self.assertEqual(struct.unpack(">II", head[16:24]), (500, 375))
+
+    def test_pixel_values_by_content_and_batch_index(self):
+        src = os.path.join(self.tmp.name, "input.x64.safetensors")
+        other = os.path.join(self.tmp.name, "pixels.bin")
+        with open(src, "rb") as f, open(other, "wb") as g:
+            g.write(f.read())
+        p = self.run_cli("labels", MODELS[0], "--vocab", VOCAB, other, "--", *CLASSES)
+        lines = [json.loads(x) for x in p.stdout.splitlines()]
+        self.assertEqual([x["index"] for x in lines], [0, 1])
+        probs = [r["probability"] for line in lines for r in line["results"]]
+        self.assertLess(max_diff(probs, self.golden["raw.cls_probs"][1]), 1e-4)
+
     def test_exit_codes(self):
         self.assertEqual(self.run_cli("heatmap", ok=False).returncode, 2)
         self.assertEqual(self.run_cli("heatmap", MODELS[0], "--bogus", ok=False).returncode, 2)
