@@ -591,6 +591,24 @@ class PipelineTest(unittest.TestCase):
         self.assertIn(0, labels)  # negatives first, from the mean map
         self.assertEqual(labels[0], 0)
 
+    @needs("cs_similarity_to_points_multi")
+    def test_points_plus_form_as_the_cli(self):
+        """A text holding '+' is the multi-target form, as in the CLI; one encode serves all."""
+        g = gold()
+        m = text_model(self, "openai-f32")
+        img = g["input.x64"].row(0).nested()
+        got = self.run_or_skip(m.points, img, ["person", "person+bench", "bench+"],
+                               out_size=(375, 500))
+        self.assertEqual([r["text"] for r in got], ["person", "person+bench", "bench+"])
+        both = m.points(img, ["person", "bench"], out_size=(375, 500), combined=True)[0]
+        self.assertEqual(got[1]["points"], both["points"])
+        self.assertEqual(got[1]["labels"], both["labels"])
+        single = m.points(img, ["bench"], out_size=(375, 500))[0]
+        self.assertEqual(got[2]["points"], single["points"])
+        self.assertEqual(got[0]["points"], m.points(img, ["person"], out_size=(375, 500))[0]["points"])
+        with self.assertRaises(ValueError):
+            m.points(img, ["+"])
+
     @needs("cs_segment")
     def test_segment(self):
         g = gold()

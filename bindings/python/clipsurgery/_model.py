@@ -406,11 +406,14 @@ class Model(object):
         surgery), in pixels of the original image (or out_size=(H, W)).
 
         Returns a list of {"text", "points": [[x, y], ...], "labels": [1/0, ...]}: one entry per
-        text (positives first), or with combined=True one entry for all texts at once (demo.py
-        "person+bench": negatives from the mean of the min-maxed maps first, then each text's
-        positives; "text" is the texts joined with "+")."""
+        text (positives first). A text holding "+" ("person+bench", as the CLI) is the
+        multi-target form of demo.py: negatives from the mean of the min-maxed maps first, then
+        each part's positives. combined=True treats all texts as the parts of one target
+        ("text" is the texts joined with "+")."""
         names = [n if isinstance(n, str) else n.decode("utf-8")
                  for n in _encode_texts(texts)[2]]
+        if not combined and any("+" in n for n in names):
+            return self._points_with_parts(image, names, threshold, size, out_size, down_sample)
         result = []
         with self._lock:
             sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
@@ -441,6 +444,47 @@ class Model(object):
                 _call("cs_similarity_to_points", cbuf(column), gh, gw, ow, oh, float(threshold),
                       int(down_sample), xy, labels, cap, ctypes.byref(got))
                 collect(names[t])
+        return result
+
+    def _points_with_parts(self, image, names, threshold, size, out_size, down_sample):
+        """points() for texts some of which hold '+': one encode for the unique parts, then
+        per text the single form (one part) or the multi-target form (several parts)."""
+        parts_of, uniq = [], []
+        for n in names:
+            ps = []
+            for p in n.split("+"):
+                if p and p not in ps:
+                    ps.append(p)
+            if not ps:
+                raise ValueError("text %r has no part between its '+' signs" % n)
+            parts_of.append(ps)
+            uniq.extend(p for p in ps if p not in uniq)
+        result = []
+        with self._lock:
+            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
+                image, uniq, size, "empty_text")[:6]
+            oh, ow = self._out_size(out_size, orig, gh, gw)
+            cells = n_tokens - 1
+            cap = (count + 1) * cells
+            xy = (ctypes.c_int * (2 * cap))()
+            labels = (ctypes.c_int * cap)()
+            got = ctypes.c_size_t()
+            for name, ps in zip(names, parts_of):
+                cols = [uniq.index(p) for p in ps]
+                body = zeros("f", cells * len(cols))
+                for i in range(cells):
+                    for j, c in enumerate(cols):
+                        body[i * len(cols) + j] = sim[(i + 1) * count + c]
+                if len(cols) == 1:
+                    _call("cs_similarity_to_points", cbuf(body), gh, gw, ow, oh, float(threshold),
+                          int(down_sample), xy, labels, cap, ctypes.byref(got))
+                else:
+                    _call("cs_similarity_to_points_multi", cbuf(body), gh, gw, len(cols), ow, oh,
+                          float(threshold), int(down_sample), xy, labels, cap, ctypes.byref(got))
+                k = got.value
+                result.append({"text": name,
+                               "points": [[xy[2 * j], xy[2 * j + 1]] for j in range(k)],
+                               "labels": [labels[j] for j in range(k)]})
         return result
 
     def segment(self, image, texts, size=224, out_size=None):
