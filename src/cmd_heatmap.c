@@ -3,6 +3,8 @@
 
 #include "safetensors.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +95,7 @@ static int write_overlays(cli_job *job, const cli_input *in, const float *sim, i
 typedef struct gathered {
     char (*names)[256];
     float *sim, *maps;
-    int n, n_tokens, map_h, map_w;
+    int n, n_tokens, map_h, map_w, grid_h, grid_w;
     size_t cap;
 } gathered;
 
@@ -105,6 +107,8 @@ static int gather(cli_job *job, gathered *g, const cli_image_step *st, const flo
            nm = (size_t)in->map_h * in->map_w * job->n_texts;
     if (g->n == 0) {
         g->n_tokens = st->n_tokens;
+        g->grid_h = st->grid_h;
+        g->grid_w = st->grid_w;
         g->map_h = in->map_h;
         g->map_w = in->map_w;
         g->sim = malloc(sizeof(float) * ns * (size_t)st->count);
@@ -204,7 +208,19 @@ int cmd_heatmap(int argc, char **argv)
         int64_t m_shape[4] = {g.n, g.map_h, g.map_w, job.n_texts};
         cs_st_entry e[2] = {{"similarity", CS_DT_F32, 3, s_shape, g.sim},
                             {"maps", CS_DT_F32, 4, m_shape, g.maps}};
-        cs_status s = cs_st_write(job.maps_path, e, 2, NULL, 0);
+        /* the column names, grid and form, so that points --similarity can use the file alone */
+        json_t *names = json_array();
+        for (int t = 0; t < job.n_texts; t++) json_array_append_new(names, json_string(job.texts[t]));
+        char *names_json = json_dumps(names, JSON_COMPACT);
+        json_decref(names);
+        char grid[32];
+        snprintf(grid, sizeof grid, "%dx%d", g.grid_h, g.grid_w);
+        int empty_form = job.empty_text || job.n_texts == 1;
+        cs_st_meta meta[3] = {{"clipsurgery.texts", names_json ? names_json : "[]"},
+                              {"clipsurgery.grid", grid},
+                              {"clipsurgery.form", empty_form ? "empty-text" : "label-set"}};
+        cs_status s = cs_st_write(job.maps_path, e, 2, meta, names_json ? 3 : 2);
+        free(names_json);
         if (s != CS_OK) rc = cli_status_error("heatmap", job.maps_path, s);
     }
     free(g.sim);

@@ -3,6 +3,8 @@
 
 #include "safetensors.h"
 
+#include <jansson.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,28 +225,73 @@ static int from_similarity(int argc, char **argv)
     cs_status s = cs_st_open(file, &st);
     rc = s == CS_OK ? CLI_OK : cli_status_error("points", file, s);
     const cs_st_tensor *t = rc == CLI_OK ? cs_st_find(st, "similarity") : NULL;
-    int b = 1, n_tok = 0, k = 0, side = 0;
+    int b = 1, n_tok = 0, k = 0, gh = 0, gw = 0;
+    /* heatmap --maps records the column names, the grid and the feature-surgery form */
+    const char *names_json = rc == CLI_OK ? cs_st_meta_get(st, "clipsurgery.texts") : NULL;
+    const char *grid = rc == CLI_OK ? cs_st_meta_get(st, "clipsurgery.grid") : NULL;
+    const char *form = rc == CLI_OK ? cs_st_meta_get(st, "clipsurgery.form") : NULL;
     if (rc == CLI_OK) {
         if (t && (t->ndim == 2 || t->ndim == 3) && t->dtype == CS_DT_F32) {
             b = t->ndim == 3 ? (int)t->shape[0] : 1;
             n_tok = (int)t->shape[t->ndim - 2];
             k = (int)t->shape[t->ndim - 1];
-            while ((long)(side + 1) * (side + 1) <= n_tok - 1) side++;
+            if (!grid || sscanf(grid, "%dx%d", &gh, &gw) != 2) {
+                gh = 0;
+                while ((long)(gh + 1) * (gh + 1) <= n_tok - 1) gh++;
+                gw = gh;
+            }
         }
-        if (!t || n_tok < 2 || side * side != n_tok - 1 || k != job.n_texts || b < 1) {
-            fprintf(
-                stderr,
-                "clipsurgery points: %s needs an F32 tensor \"similarity\" [B, 1 + side*side, %d] "
-                "(one column per unique text part)\n",
-                file, job.n_texts);
+        if (!t || n_tok < 2 || gh < 1 || gw < 1 || (long)gh * gw != n_tok - 1 || k < 1 || b < 1 ||
+            (!names_json && k != job.n_texts)) {
+            fprintf(stderr,
+                    "clipsurgery points: %s needs an F32 tensor \"similarity\" [B, 1 + cells, K] "
+                    "(K = %d columns, one per unique text part, unless the file names them)\n",
+                    file, job.n_texts);
             rc = CLI_RUNTIME;
         }
     }
+    if (rc == CLI_OK && form && strcmp(form, "empty-text") != 0)
+        fprintf(stderr, "clipsurgery points: warning: %s holds %s similarities; the reference "
+                        "points use the empty-text form (heatmap --empty-text --maps)\n",
+                file, form);
+    /* column of each unique part: by name when the file names its columns, else in order */
+    int *col = rc == CLI_OK ? calloc((size_t)job.n_texts, sizeof *col) : NULL;
+    if (rc == CLI_OK && !col) rc = CLI_RUNTIME;
+    for (int j = 0; rc == CLI_OK && j < job.n_texts; j++) col[j] = j;
+    if (rc == CLI_OK && names_json) {
+        json_error_t err;
+        json_t *arr = json_loads(names_json, 0, &err);
+        if (!json_is_array(arr) || json_array_size(arr) != (size_t)k) {
+            fprintf(stderr, "clipsurgery points: %s: clipsurgery.texts is not a list of %d names\n",
+                    file, k);
+            rc = CLI_RUNTIME;
+        }
+        for (int j = 0; rc == CLI_OK && j < job.n_texts; j++) {
+            col[j] = -1;
+            for (int c = 0; c < k && col[j] < 0; c++) {
+                const char *nm = json_string_value(json_array_get(arr, (size_t)c));
+                if (nm && strcmp(nm, job.texts[j]) == 0) col[j] = c;
+            }
+            if (col[j] < 0) {
+                fprintf(stderr, "clipsurgery points: '%s' is not among the texts of %s: %s\n",
+                        job.texts[j], file, names_json);
+                rc = CLI_RUNTIME;
+            }
+        }
+        json_decref(arr);
+    }
     float *all = rc == CLI_OK ? malloc(sizeof(float) * t->n_elements) : NULL;
-    if (rc == CLI_OK && (!all || cs_st_to_f32(t, all) != CS_OK)) rc = CLI_RUNTIME;
-    for (int i = 0; rc == CLI_OK && i < b; i++)
-        rc = emit(&job, tg, n_tg, all + (size_t)i * n_tok * k, side, side, job.map_w, job.map_h,
-                  b > 1 ? file : NULL);
+    float *sel = rc == CLI_OK ? malloc(sizeof(float) * (size_t)n_tok * job.n_texts) : NULL;
+    if (rc == CLI_OK && (!all || !sel || cs_st_to_f32(t, all) != CS_OK)) rc = CLI_RUNTIME;
+    for (int i = 0; rc == CLI_OK && i < b; i++) {
+        const float *src = all + (size_t)i * n_tok * k;
+        for (int n = 0; n < n_tok; n++)
+            for (int j = 0; j < job.n_texts; j++)
+                sel[(size_t)n * job.n_texts + j] = src[(size_t)n * k + col[j]];
+        rc = emit(&job, tg, n_tg, sel, gh, gw, job.map_w, job.map_h, b > 1 ? file : NULL);
+    }
+    free(col);
+    free(sel);
     free(all);
     cs_st_close(st);
     free_targets(tg, n_tg);

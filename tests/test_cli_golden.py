@@ -112,6 +112,16 @@ class CliGolden(unittest.TestCase):
                            "--", "person", "bench", "person+bench").stdout.splitlines()
         self.assertEqual(len(direct), 2)  # two images: one JSON line each
         self.assertEqual([json.loads(x)["results"] for x in direct], [json.loads(x)["results"] for x in via])
+        # the maps file names its columns: the TEXTs may come in any order
+        swapped = self.run_cli("points", "--similarity", maps, "--map-size", "375x500",
+                               "--", "bench", "person").stdout.splitlines()
+        for d, s in zip(direct, swapped):
+            d, s = json.loads(d)["results"], json.loads(s)["results"]
+            self.assertEqual(s[0], d[1])
+            self.assertEqual(s[1], d[0])
+        p = self.run_cli("points", "--similarity", maps, "--map-size", "375x500", "--", "dog", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not among the texts", p.stderr)
         multi = json.loads(direct[0])["results"][2]
         self.assertEqual(multi["text"], "person+bench")
         self.assertEqual(len(multi["points"]), len(multi["labels"]))
