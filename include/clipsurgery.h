@@ -75,8 +75,9 @@ typedef enum cs_status {
 CS_API const char *cs_status_string(cs_status status);
 
 /* Detailed message of the last failing call on the calling thread (thread-local storage).
- * Never NULL; "" when no call has failed on this thread. Valid until the next library call on
- * the same thread. */
+ * Never NULL. Read it right after the failing call: calls may clear it on entry, so after a
+ * later successful call it can be "" again. Valid until the next library call on the same
+ * thread. */
 CS_API const char *cs_last_error(void);
 
 /* Runtime version: CS_VERSION_NUMBER of the library actually loaded. */

@@ -18,7 +18,8 @@ static const char help[] =
     "usage: clipsurgery convert MODEL OUT.safetensors [--dtype f32|f16] [--vocab PATH]\n"
     "Writes one self-contained file: the weights (OpenAI naming), the vocabulary (tensor\n"
     "\"clipsurgery.vocab.merges\", U8) and the configuration (__metadata__), so that the model loads\n"
-    "with nothing beside it. --dtype f16 halves the size (values rounded to nearest even).\n"
+    "with nothing beside it. --dtype: f16 halves the size (values rounded to nearest even); the\n"
+    "default keeps the source's precision (F16 stays F16; F32 and BF16 become F32).\n"
     "The vocabulary: --vocab, else the one beside MODEL (bpe_simple_vocab_16e6.txt.gz or\n"
     "merges.txt of a Hugging Face folder); a model without one is bundled without.\n";
 
@@ -184,7 +185,7 @@ static int read_merges(const char *model_path, const char *vocab, const cs_st_te
 int cmd_convert(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *vocab = NULL;
-    int f16 = 0;
+    int f16 = -1; /* default: F16 when the source is F16, else F32 */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(help, stdout);
@@ -192,7 +193,8 @@ int cmd_convert(int argc, char **argv)
         } else if (strcmp(argv[i], "--dtype") == 0) {
             if (++i >= argc) return cli_usage_error("convert", "--dtype needs f32 or f16");
             if (strcmp(argv[i], "f16") == 0) f16 = 1;
-            else if (strcmp(argv[i], "f32") != 0) return cli_usage_error("convert", "bad --dtype %s", argv[i]);
+            else if (strcmp(argv[i], "f32") == 0) f16 = 0;
+            else return cli_usage_error("convert", "bad --dtype %s", argv[i]);
         } else if (strcmp(argv[i], "--vocab") == 0) {
             if (++i >= argc) return cli_usage_error("convert", "--vocab needs a path");
             vocab = argv[i];
@@ -219,7 +221,7 @@ int cmd_convert(int argc, char **argv)
     }
     bundle b;
     memset(&b, 0, sizeof b);
-    b.f16 = f16;
+    b.f16 = f16 >= 0 ? f16 : (m->dtype_bits == 16 && !m->is_bf16);
     const cs_vision_weights *v = &m->vision;
     const cs_text_weights *t = &m->text;
     int D = m->embed_dim;

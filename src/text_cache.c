@@ -105,7 +105,11 @@ int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path
                         int use_cache, const char *const *names, int n, int dim, float *out)
 {
     char dir[PATH_MAX];
-    uint64_t id = identity(identity(14695981039346656037ull, model_path), vocab);
+    /* the library version is part of the key: a release may change templates or arithmetic */
+    unsigned version = cs_version();
+    uint64_t id = identity(identity(fnv1a(14695981039346656037ull, &version, sizeof version),
+                                    model_path),
+                           vocab);
     if (use_cache && (cache_dir(dir, sizeof dir, id) != 0 || mkdirs(dir) != 0)) use_cache = 0;
     /* which names are missing */
     const char **missing = malloc(sizeof *missing * (size_t)(n > 0 ? n : 1));

@@ -16,8 +16,8 @@ else
     model="$CS_FIXTURES/golden/tiny-hf-f16.safetensors"
     vocab="--vocab $CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz"
     echo "################################################################################"
-    echo "# OFFLINE: real CLIP weights cannot be downloaded here. The demo runs the same    #"
-    echo "# pipeline on the fixture model with RANDOM weights: its maps are MEANINGLESS.    #"
+    echo "# OFFLINE: real CLIP weights cannot be downloaded here. The demo runs the same   #"
+    echo "# pipeline on the fixture model with RANDOM weights: its maps are MEANINGLESS.   #"
     echo "################################################################################"
 fi
 if [ -z "${DEMO_IMAGES:-}" ]; then
