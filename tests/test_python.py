@@ -609,6 +609,34 @@ class PipelineTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             m.points(img, ["+"])
 
+    @needs("cs_overlay_jet", "cs_png_write")
+    def test_heatmaps_write_overlays_as_the_cli(self):
+        import subprocess
+        import tempfile
+        m = text_model(self, "openai-f32")
+        img = os.path.join(FIXTURES, "images", "chelsea.png")
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = m.heatmaps(img, ["cat", "a b", "a_b"], out_dir=os.path.join(tmp, "py"), size=64)
+            self.assertEqual([os.path.basename(p) for p in paths],
+                             ["chelsea_cat.png", "chelsea_a_b.png", "chelsea_a_b_2.png"])
+            for p in paths:  # RGB PNGs at the photo's size (451 x 300)
+                with open(p, "rb") as f:
+                    head = f.read(26)
+                self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
+                self.assertEqual(struct.unpack(">II", head[16:24]), (451, 300))
+                self.assertEqual(head[25], 2)
+            # the maps behind them are the CLI's (its --maps file), to float rounding
+            cli = os.path.join(BUILD, "clipsurgery")
+            if os.path.exists(cli):
+                out = os.path.join(tmp, "m.safetensors")
+                subprocess.run([cli, "heatmap", MODELS["openai-f32"], "--vocab", VOCAB, img, "--size",
+                                "64", "--out-dir", os.path.join(tmp, "cli"), "--maps", out,
+                                "--no-cache", "--", "cat", "a b", "a_b"], check=True,
+                               capture_output=True)
+                want = read_safetensors(out)["maps"]
+                got = m.similarity_maps(img, ["cat", "a b", "a_b"], size=64)
+                self.assertLess(max_abs_diff(flat(got), want.values), 1e-5)
+
     @needs("cs_segment")
     def test_segment(self):
         g = gold()

@@ -96,6 +96,10 @@ _PROTOTYPES = {
                                         ctypes.POINTER(Image_p)]),
     "cs_image_free": (None, [Image_p]),
     "cs_image_preprocess": (c_status, [Image_p, ctypes.c_int, c_float_p, ctypes.c_size_t]),
+    "cs_overlay_jet": (c_status, [Image_p, c_float_p, ctypes.c_size_t, c_uint8_p,
+                                  ctypes.c_size_t]),
+    "cs_png_write": (c_status, [ctypes.c_char_p, c_uint8_p, ctypes.c_int, ctypes.c_int,
+                                ctypes.c_size_t, ctypes.c_int, c_uint8_p, ctypes.c_int]),
     # contexts and encoders
     "cs_context_params_default": (None, [ctypes.POINTER(ContextParams)]),
     "cs_context_create": (c_status, [c_void_p, ctypes.POINTER(ContextParams),
