@@ -445,51 +445,23 @@ class Model(object):
         ("text" is the texts joined with "+")."""
         names = [n if isinstance(n, str) else n.decode("utf-8")
                  for n in _encode_texts(texts)[2]]
-        if not combined and any("+" in n for n in names):
-            return self._points_with_parts(image, names, threshold, size, out_size, down_sample)
-        result = []
-        with self._lock:
-            sim, n_tokens, count, gh, gw, orig = self._similarity_locked(
-                image, texts, size, "empty_text")[:6]
-            oh, ow = self._out_size(out_size, orig, gh, gw)
-            cells = n_tokens - 1
-            cap = (count + 1) * cells
-            xy = (ctypes.c_int * (2 * cap))()
-            labels = (ctypes.c_int * cap)()
-            got = ctypes.c_size_t()
+        if combined:
+            targets = [("+".join(names), names)]
+        else:
+            targets = [(n, n.split("+")) for n in names]
+        return self._points_of_targets(image, targets, threshold, size, out_size, down_sample)
 
-            def collect(text):
-                k = got.value
-                result.append({"text": text,
-                               "points": [[xy[2 * j], xy[2 * j + 1]] for j in range(k)],
-                               "labels": [labels[j] for j in range(k)]})
-
-            if combined:
-                body = (ctypes.c_float * (cells * count)).from_buffer(sim, 4 * count)
-                _call("cs_similarity_to_points_multi", body, gh, gw, count, ow, oh,
-                      float(threshold), int(down_sample), xy, labels, cap, ctypes.byref(got))
-                collect("+".join(names))
-                return result
-            column = zeros("f", cells)
-            for t in range(count):
-                for i in range(cells):
-                    column[i] = sim[(i + 1) * count + t]
-                _call("cs_similarity_to_points", cbuf(column), gh, gw, ow, oh, float(threshold),
-                      int(down_sample), xy, labels, cap, ctypes.byref(got))
-                collect(names[t])
-        return result
-
-    def _points_with_parts(self, image, names, threshold, size, out_size, down_sample):
-        """points() for texts some of which hold '+': one encode for the unique parts, then
-        per text the single form (one part) or the multi-target form (several parts)."""
+    def _points_of_targets(self, image, targets, threshold, size, out_size, down_sample):
+        """points() for (name, parts) targets: one encode for the unique parts, then per target
+        the single form (one part) or the multi-target form (several parts)."""
         parts_of, uniq = [], []
-        for n in names:
+        for name, parts in targets:
             ps = []
-            for p in n.split("+"):
+            for p in parts:
                 if p and p not in ps:
                     ps.append(p)
             if not ps:
-                raise ValueError("text %r has no part between its '+' signs" % n)
+                raise ValueError("text %r has no part between its '+' signs" % name)
             parts_of.append(ps)
             uniq.extend(p for p in ps if p not in uniq)
         result = []
@@ -502,7 +474,7 @@ class Model(object):
             xy = (ctypes.c_int * (2 * cap))()
             labels = (ctypes.c_int * cap)()
             got = ctypes.c_size_t()
-            for name, ps in zip(names, parts_of):
+            for (name, _), ps in zip(targets, parts_of):
                 cols = [uniq.index(p) for p in ps]
                 body = zeros("f", cells * len(cols))
                 for i in range(cells):
