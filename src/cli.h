@@ -48,6 +48,14 @@ int cli_parse_int(const char *s, int min, int max, int *out);
 /* Loads a model with an optional vocabulary path; prints the error and returns NULL on failure. */
 cs_model *cli_load_model(const char *cmd, const char *path, const char *vocab);
 
+/* Nonzero when the file holds safetensors (by content, not by name). */
+int cli_is_safetensors(const char *path);
+
+/* Opens a safetensors file holding "pixel_values" [3, H, W] or [B, 3, H, W] (float) and gives
+ * its batch and size; with px non-NULL also the values [B, 3, H, W] as f32 (malloc'd), refusing
+ * NaN or infinity. Prints the error (unless cmd is NULL) and returns an exit code, or CLI_OK. */
+int cli_read_pixel_values(const char *cmd, const char *path, float **px, int *b, int *h, int *w);
+
 /* Writes a JSON string literal (with quotes and escapes) to f. */
 void cli_json_string(FILE *f, const char *s);
 

@@ -1,7 +1,10 @@
 /* Helpers shared by the subcommands. */
 #include "cli.h"
 
+#include "safetensors.h"
+
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,15 +58,81 @@ void cli_json_string(FILE *f, const char *s)
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
         default:
-            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-            else fputc(*p, f);
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
         }
     }
     fputc('"', f);
+}
+
+int cli_is_safetensors(const char *path)
+{
+    unsigned char b[9];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    return n == sizeof b && b[8] == '{' && b[5] == 0 && b[6] == 0 && b[7] == 0;
+}
+
+int cli_read_pixel_values(const char *cmd, const char *path, float **px, int *b, int *h, int *w)
+{
+    cs_safetensors *st = NULL;
+    cs_status s = cs_st_open(path, &st);
+    if (s != CS_OK) return cmd ? cli_status_error(cmd, path, s) : CLI_RUNTIME;
+    const cs_st_tensor *t = cs_st_find(st, "pixel_values");
+    int nd = t ? t->ndim : 0;
+    if (!t || (nd != 3 && nd != 4) || t->shape[nd - 3] != 3 || t->shape[nd - 1] < 1 ||
+        t->shape[nd - 2] < 1 || t->shape[nd - 1] > 16384 || t->shape[nd - 2] > 16384 ||
+        (nd == 4 && (t->shape[0] < 1 || t->shape[0] > 4096)) ||
+        (t->dtype != CS_DT_F32 && t->dtype != CS_DT_F16 && t->dtype != CS_DT_BF16)) {
+        if (cmd)
+            fprintf(stderr,
+                    "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or "
+                    "[B, 3, H, W]\n",
+                    cmd, path);
+        cs_st_close(st);
+        return CLI_RUNTIME;
+    }
+    *b = nd == 4 ? (int)t->shape[0] : 1;
+    *h = (int)t->shape[nd - 2];
+    *w = (int)t->shape[nd - 1];
+    int rc = CLI_OK;
+    if (px) {
+        float *all = malloc(sizeof(float) * t->n_elements);
+        if (!all || cs_st_to_f32(t, all) != CS_OK) {
+            fprintf(stderr, "clipsurgery %s: %s: cannot read pixel_values\n", cmd, path);
+            rc = CLI_RUNTIME;
+        }
+        for (size_t i = 0; rc == CLI_OK && i < t->n_elements; i++)
+            if (!isfinite(all[i])) {
+                fprintf(stderr, "clipsurgery %s: %s: pixel_values holds NaN or infinity\n", cmd,
+                        path);
+                rc = CLI_RUNTIME;
+            }
+        if (rc == CLI_OK)
+            *px = all;
+        else
+            free(all);
+    }
+    cs_st_close(st);
+    return rc;
 }

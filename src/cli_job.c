@@ -258,20 +258,14 @@ static int push(cli_input **list, int *n, int *cap, cli_input in)
     return 0;
 }
 
-static int all_finite(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
 /* Makes *stem unique within the run (appends _2, _3, ... on repeats) and records it. */
 static int unique_stem(cli_job *job, char **stem)
 {
     char *s = *stem;
     for (int k = 2;; k++) {
         int seen = 0;
-        for (int i = 0; i < job->n_used_stems && !seen; i++) seen = strcmp(job->used_stems[i], s) == 0;
+        for (int i = 0; i < job->n_used_stems && !seen; i++)
+            seen = strcmp(job->used_stems[i], s) == 0;
         if (!seen) break;
         size_t len = strlen(*stem) + 16;
         char *t = malloc(len);
@@ -292,52 +286,19 @@ static int unique_stem(cli_job *job, char **stem)
     return 0;
 }
 
-int cli_is_safetensors(const char *path)
-{
-    unsigned char b[9];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
-    return n == sizeof b && b[8] == '{' && b[5] == 0 && b[6] == 0 && b[7] == 0;
-}
-
 static int load_pixel_values(cli_job *job, const char *path, cli_input **list, int *n, int *cap)
 {
-    cs_safetensors *st = NULL;
-    cs_status s = cs_st_open(path, &st);
-    if (s != CS_OK) return cli_status_error(job->cmd, path, s);
-    const cs_st_tensor *t = cs_st_find(st, "pixel_values");
-    int rc = CLI_OK;
-    if (!t || (t->ndim != 3 && t->ndim != 4) || t->shape[t->ndim - 3] != 3 ||
-        t->shape[t->ndim - 1] < 1 || t->shape[t->ndim - 2] < 1 || t->shape[t->ndim - 1] > 16384 ||
-        t->shape[t->ndim - 2] > 16384 ||
-        (t->ndim == 4 && (t->shape[0] < 1 || t->shape[0] > 4096)) ||
-        (t->dtype != CS_DT_F32 && t->dtype != CS_DT_F16 && t->dtype != CS_DT_BF16)) {
-        fprintf(
-            stderr,
-            "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or [B, 3, H, W]\n",
-            job->cmd, path);
-        cs_st_close(st);
-        return CLI_RUNTIME;
-    }
-    int b = t->ndim == 4 ? (int)t->shape[0] : 1;
-    int h = (int)t->shape[t->ndim - 2], w = (int)t->shape[t->ndim - 1];
+    float *all = NULL;
+    int b, h, w;
+    int rc = cli_read_pixel_values(job->cmd, path, &all, &b, &h, &w);
+    if (rc != CLI_OK) return rc;
     size_t per = (size_t)3 * h * w;
-    float *all = malloc(sizeof(float) * t->n_elements);
-    if (!all || cs_st_to_f32(t, all) != CS_OK) {
-        fprintf(stderr, "clipsurgery %s: %s: cannot read pixel_values\n", job->cmd, path);
-        rc = CLI_RUNTIME;
-    } else if (!all_finite(all, t->n_elements)) {
-        fprintf(stderr, "clipsurgery %s: %s: pixel_values holds NaN or infinity\n", job->cmd, path);
-        rc = CLI_RUNTIME;
-    }
     for (int i = 0; rc == CLI_OK && i < b; i++) {
         cli_input in;
         memset(&in, 0, sizeof in);
         in.path = strdup(path);
         in.stem = stem_of(path, b > 1 ? i : -1);
-        in.batch_index = t->ndim == 4 ? i : -1;
+        in.batch_index = b > 1 ? i : -1;
         in.pixels = malloc(sizeof(float) * per);
         if (!in.path || !in.stem || !in.pixels || unique_stem(job, &in.stem) != 0) {
             free(in.path);
@@ -354,7 +315,6 @@ static int load_pixel_values(cli_job *job, const char *path, cli_input **list, i
         if (push(list, n, cap, in) != 0) rc = CLI_RUNTIME;
     }
     free(all);
-    cs_st_close(st);
     return rc;
 }
 
@@ -370,7 +330,8 @@ static int load_image(cli_job *job, const char *path, cli_input *in)
     in->path = strdup(path);
     in->stem = stem_of(path, -1);
     in->batch_index = -1;
-    if (!in->pixels || !in->path || !in->stem || unique_stem(job, &in->stem) != 0) return CLI_RUNTIME;
+    if (!in->pixels || !in->path || !in->stem || unique_stem(job, &in->stem) != 0)
+        return CLI_RUNTIME;
     s = cs_image_preprocess(in->image, job->size, in->pixels, n);
     if (s != CS_OK) return cli_status_error(job->cmd, path, s);
     in->height = in->width = job->size;
@@ -467,27 +428,10 @@ int cli_job_probe_arg(cli_job *job, int i, int *height, int *width, int *map_h, 
 {
     const char *p = job->image_args[i];
     if (cli_is_safetensors(p)) {
-        cs_safetensors *st = NULL;
-        cs_status s = cs_st_open(p, &st);
-        if (s != CS_OK) return cli_status_error(job->cmd, p, s);
-        const cs_st_tensor *t = cs_st_find(st, "pixel_values");
-        int ok = t && (t->ndim == 3 || t->ndim == 4) && t->shape[t->ndim - 2] > 0 &&
-                 t->shape[t->ndim - 2] <= 16384 && t->shape[t->ndim - 1] > 0 &&
-                 t->shape[t->ndim - 1] <= 16384 && (t->ndim == 3 || (t->shape[0] >= 1 && t->shape[0] <= 4096));
-        if (ok) {
-            *height = (int)t->shape[t->ndim - 2];
-            *width = (int)t->shape[t->ndim - 1];
-            *count = t->ndim == 4 ? (int)t->shape[0] : 1;
-            *map_h = job->map_h ? job->map_h : *height;
-            *map_w = job->map_w ? job->map_w : *width;
-        }
-        cs_st_close(st);
-        if (!ok) {
-            fprintf(stderr, "clipsurgery %s: %s: needs a float tensor \"pixel_values\" [3, H, W] or [B, 3, H, W]\n",
-                    job->cmd, p);
-            return CLI_RUNTIME;
-        }
-        return CLI_OK;
+        int rc = cli_read_pixel_values(job->cmd, p, NULL, count, height, width);
+        *map_h = job->map_h ? job->map_h : *height;
+        *map_w = job->map_w ? job->map_w : *width;
+        return rc;
     }
     cs_decode_params dp;
     cs_decode_params_default(&dp);
@@ -508,13 +452,10 @@ static int count_inputs(cli_job *job)
     int total = 0;
     for (int i = 0; i < job->n_image_args; i++) {
         int b = 1;
-        const char *p = job->image_args[i];
-        cs_safetensors *st = NULL;
-        if (cli_is_safetensors(p) && cs_st_open(p, &st) == CS_OK) {
-            const cs_st_tensor *t = cs_st_find(st, "pixel_values");
-            if (t && t->ndim == 4 && t->shape[0] >= 1 && t->shape[0] <= 4096) b = (int)t->shape[0];
-            cs_st_close(st);
-        }
+        int h, w;
+        if (cli_is_safetensors(job->image_args[i]) &&
+            cli_read_pixel_values(NULL, job->image_args[i], NULL, &b, &h, &w) != CLI_OK)
+            b = 1; /* reported again, as the run's error, when the argument is loaded */
         total += b;
     }
     return total;
@@ -574,8 +515,10 @@ void cli_job_free(cli_job *job)
 
 void cli_json_number(FILE *f, double v)
 {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("null", f);
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fputs("null", f);
 }
 
 int cli_make_parent(const char *path)

@@ -46,8 +46,6 @@ int cli_job_prepare(cli_job *job);
 /* Loads image argument i (a pixel_values file expands to one input per batch entry) into a
  * malloc'd array. Returns CLI_OK or an exit code. */
 int cli_job_load_arg(cli_job *job, int i, cli_input **inputs, int *n_inputs);
-/* Nonzero when the file holds safetensors (by content, not by name). */
-int cli_is_safetensors(const char *path);
 /* Size of image argument i without keeping its pixels: the encoder input (height, width) and
  * the map size; *count receives the number of inputs it gives. Returns CLI_OK or an exit code. */
 int cli_job_probe_arg(cli_job *job, int i, int *height, int *width, int *map_h, int *map_w,

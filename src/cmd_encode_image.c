@@ -15,7 +15,7 @@ static void help(FILE *f)
             "Encodes images with the CLIP image encoder and writes \"image_features\"\n"
             "[B, 1 + N, D] float32 (class token then the N patch tokens, not normalised) to\n"
             "FILE (safetensors).\n"
-            "  INPUT              a .safetensors holding \"pixel_values\" [3, H, W] or\n"
+            "  INPUT              a safetensors file holding \"pixel_values\" [3, H, W] or\n"
             "                     [B, 3, H, W] (CLIP-normalised, as 'clipsurgery preprocess'\n"
             "                     writes), or an image file (PNG/JPEG), preprocessed at --size\n"
             "  --size S           preprocessing size for image files (default: the model's\n"
@@ -25,58 +25,6 @@ static void help(FILE *f)
             "  --surgery-blocks K dual-path blocks counted from the last (default 6)\n"
             "  --threads N        threads for the library's own loops (default: all cores;\n"
             "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n");
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-/* Reads pixel_values from a safetensors file: *px [B, 3, H, W] (malloc'd). */
-static int read_pixel_values(const char *path, float **px, int *b, int *h, int *w)
-{
-    cs_safetensors *st = NULL;
-    cs_status s = cs_st_open(path, &st);
-    if (s != CS_OK) return cli_status_error("encode-image", path, s);
-    const cs_st_tensor *t = cs_st_find(st, "pixel_values");
-    if (!t) {
-        cs_st_close(st);
-        fprintf(stderr, "clipsurgery encode-image: %s has no tensor \"pixel_values\"\n", path);
-        return CLI_RUNTIME;
-    }
-    int nd = t->ndim;
-    if ((nd != 3 && nd != 4) || t->shape[nd - 3] != 3 || t->shape[nd - 1] <= 0 ||
-        t->shape[nd - 2] <= 0 || t->shape[nd - 1] > 65536 || t->shape[nd - 2] > 65536 ||
-        (nd == 4 && (t->shape[0] <= 0 || t->shape[0] > 1000000))) {
-        cs_st_close(st);
-        fprintf(stderr, "clipsurgery encode-image: %s: pixel_values must be [3, H, W] or "
-                        "[B, 3, H, W]\n", path);
-        return CLI_RUNTIME;
-    }
-    *b = nd == 4 ? (int)t->shape[0] : 1;
-    *h = (int)t->shape[nd - 2];
-    *w = (int)t->shape[nd - 1];
-    *px = malloc(t->n_elements * sizeof(float) + 1);
-    if (!*px) {
-        cs_st_close(st);
-        fprintf(stderr, "clipsurgery encode-image: out of memory\n");
-        return CLI_RUNTIME;
-    }
-    s = cs_st_to_f32(t, *px);
-    cs_st_close(st);
-    if (s != CS_OK) {
-        free(*px);
-        return cli_status_error("encode-image", "pixel_values", s);
-    }
-    for (size_t i = 0; i < (size_t)*b * 3 * (size_t)*h * (size_t)*w; i++)
-        if (!isfinite((*px)[i])) {
-            free(*px);
-            fprintf(stderr, "clipsurgery encode-image: %s: pixel_values holds NaN or infinity\n",
-                    path);
-            return CLI_RUNTIME;
-        }
-    return CLI_OK;
 }
 
 int cmd_encode_image(int argc, char **argv)
@@ -114,13 +62,14 @@ int cmd_encode_image(int argc, char **argv)
             return cli_usage_error("encode-image", "unexpected argument %s", a);
         }
     }
-    if (!model_path || !input) return cli_usage_error("encode-image", "MODEL and INPUT are required");
+    if (!model_path || !input)
+        return cli_usage_error("encode-image", "MODEL and INPUT are required");
     if (!out) return cli_usage_error("encode-image", "--out FILE is required");
 
     float *px = NULL;
     int b = 0, h = 0, w = 0;
-    if (ends_with(input, ".safetensors")) {
-        int rc = read_pixel_values(input, &px, &b, &h, &w);
+    if (cli_is_safetensors(input)) {
+        int rc = cli_read_pixel_values("encode-image", input, &px, &b, &h, &w);
         if (rc != CLI_OK) return rc;
         if (size && (h != size || w != size)) {
             free(px);
@@ -164,8 +113,10 @@ int cmd_encode_image(int argc, char **argv)
     }
     int t = cs_model_image_tokens(m, h, w), d = cs_model_embed_dim(m);
     if (t == 0) {
-        fprintf(stderr, "clipsurgery encode-image: image size %dx%d is not a multiple of the "
-                        "patch size %d\n", w, h, cs_model_patch_size(m));
+        fprintf(stderr,
+                "clipsurgery encode-image: image size %dx%d is not a multiple of the "
+                "patch size %d\n",
+                w, h, cs_model_patch_size(m));
         goto done;
     }
     size_t n = (size_t)b * (size_t)t * (size_t)d;

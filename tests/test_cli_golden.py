@@ -209,6 +209,10 @@ class CliGolden(unittest.TestCase):
         self.assertEqual([x["index"] for x in lines], [0, 1])
         probs = [r["probability"] for line in lines for r in line["results"]]
         self.assertLess(max_diff(probs, self.golden["raw.cls_probs"][1]), 1e-4)
+        out = os.path.join(self.tmp.name, "raw.safetensors")
+        self.run_cli("encode-image", MODELS[0], other, "--mode", "raw", "--out", out)
+        got = read_st(out)["image_features"]
+        self.assertLess(max_diff(got[1], self.golden["raw.image_features"][1]), 1e-4)
 
     def test_exit_codes(self):
         self.assertEqual(self.run_cli("heatmap", ok=False).returncode, 2)
