@@ -556,16 +556,8 @@ static cs_status load_vocabulary(cs_model *m, const char *dir, const cs_model_pa
         return cs_tokenizer_from_merges((const char *)bundled->data, bundled->nbytes,
                                         "bundled vocabulary", &m->tokenizer);
     }
-    static const char *const candidates[] = {"bpe_simple_vocab_16e6.txt.gz", "vocab.json"};
-    for (size_t i = 0; i < 2; i++) {
-        char *p = join(dir, candidates[i]);
-        if (is_file(p)) {
-            cs_status s = cs_tokenizer_load(p, &m->tokenizer);
-            free(p);
-            return s;
-        }
-        free(p);
-    }
+    /* the tokenizer's own folder rule: bpe_simple_vocab_16e6.txt.gz, else vocab.json */
+    if (cs_tokenizer_folder_has_vocab(dir)) return cs_tokenizer_load(dir, &m->tokenizer);
     if (params && params->require_vocabulary)
         return cs_fail(CS_ERR_NO_VOCABULARY, "no vocabulary beside the weights in %s and none given", dir);
     return CS_OK;

@@ -170,11 +170,6 @@ CS_CLONES static void bias_act_row(float *y, int n, const float *b, int act)
         for (i = 0; i < n; i++) y[i] = 0.5f * y[i] * (1.0f + erff(y[i] * 0.70710678118654752f));
 }
 
-void cs_nn_exp(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) x[i] = exp_poly(x[i]);
-}
-
 void cs_nn_softmax_rows(float *x, size_t rows, int n, int ld)
 {
     for (size_t r = 0; r < rows; r++) softmax_row(x + r * (size_t)ld, n);

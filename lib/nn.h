@@ -16,9 +16,6 @@ void cs_nn_layer_norm(const float *x, int ldx, float *y, int ldy, size_t rows, i
 /* In-place softmax of each of `rows` rows of n values (row stride ld). */
 void cs_nn_softmax_rows(float *x, size_t rows, int n, int ld);
 
-/* x[i] = exp(x[i]) (polynomial, max relative error about 2e-7; inputs clamped to [-87, 88]). */
-void cs_nn_exp(float *x, size_t n);
-
 /* Adds b[j] to every row, then applies act (-1: none, else a cs_activation) in place. */
 void cs_nn_bias_act(float *y, size_t rows, int n, int ld, const float *b, int act);
 

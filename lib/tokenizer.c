@@ -685,7 +685,6 @@ CS_API cs_status cs_tokenizer_load(const char *path, cs_tokenizer **out)
     return load_openai(path, out);
 }
 
-size_t cs_tokenizer_vocab_size(const cs_tokenizer *tok) { return tok ? tok->n_ids : 0; }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Encoding                                                                                 */

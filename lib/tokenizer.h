@@ -18,9 +18,6 @@
 cs_status cs_tokenizer_encode_alloc(const cs_tokenizer *tok, const char *text, size_t len,
                                     int32_t **ids, size_t *n_ids);
 
-/* Number of ids of the vocabulary (49408 for CLIP). 0 for NULL. */
-size_t cs_tokenizer_vocab_size(const cs_tokenizer *tok);
-
 /* Nonzero when `folder` holds a vocabulary file cs_tokenizer_load would accept. */
 int cs_tokenizer_folder_has_vocab(const char *folder);
 

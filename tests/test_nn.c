@@ -108,6 +108,28 @@ START_TEST(config_json_hidden_act_reaches_the_model)
     cs_model_free(q);
     cs_model_free(m);
     free(px);
+    /* a vocabulary beside the weights is found: the HF pair, then the OpenAI file first */
+    const char *forms[3][2] = {{"vocab/vocab.json", "vocab.json"}, {"vocab/merges.txt", "merges.txt"},
+                               {"vocab/bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt.gz"}};
+    char vlinks[3][256];
+    for (int i = 0; i < 3; i++) {
+        char *v = tu_fixture(forms[i][0]);
+        snprintf(vlinks[i], sizeof vlinks[i], "%s/%s", dir, forms[i][1]);
+        ck_assert_int_eq(symlink(v, vlinks[i]), 0);
+        free(v);
+        if (i == 0) continue; /* vocab.json alone lacks its merges */
+        m = NULL;
+        ck_assert_int_eq(cs_model_load(dir, NULL, &m), CS_OK);
+        const cs_tokenizer *tok = cs_model_tokenizer(m);
+        ck_assert_ptr_nonnull(tok);
+        int32_t ids[8];
+        size_t n = 0;
+        ck_assert_int_eq(cs_tokenize(tok, "a diagram", 9, ids, 8, &n), CS_OK);
+        ck_assert_uint_eq(n, 4); /* golden/tokenizer.json: 49406 320 22697 49407 */
+        ck_assert(ids[0] == 49406 && ids[1] == 320 && ids[2] == 22697 && ids[3] == 49407);
+        cs_model_free(m);
+    }
+    for (int i = 0; i < 3; i++) unlink(vlinks[i]);
     /* an unknown activation is refused */
     f = fopen(cfg, "w");
     fputs("{\"vision_config\": {\"hidden_act\": \"relu\"}}", f);
