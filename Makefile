@@ -42,7 +42,7 @@ CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
               -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_SRC := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC := $(sort $(wildcard src/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -70,7 +70,7 @@ lib: $(STATIC) $(SHARED)
 cli: $(CLI)
 tools: $(TOOL_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*.h src/*.h tests/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard include/*.h lib/*/*.h lib/*/*.inc src/*.h tests/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -95,7 +95,7 @@ $(BUILD)/tools/%: $(BUILD)/tools/%.o $(STATIC)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(STATIC)
 	$(CC) -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(DEPS_LIBS)
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard include/*.h lib/*.h tests/*.h) Makefile
+$(BUILD)/tests/%.o: tests/%.c $(wildcard include/*.h lib/*/*.h lib/*/*.inc tests/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -c $< -o $@
 

@@ -1,7 +1,7 @@
 /* Helpers shared by the subcommands. */
 #include "cli.h"
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <errno.h>
 #include <math.h>

@@ -38,11 +38,15 @@ typedef struct cli_job {
 
 enum { JOB_HEATMAP = 1, JOB_POINTS = 2, JOB_SEGMENT = 4, JOB_LABELS = 8 };
 
+/* --- job_args.c ---------------------------------------------------------------------------- */
 /* Parses argv (argv[0] is the subcommand). Returns -1 to continue, or an exit code (help printed,
  * usage error). */
 int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *help);
-/* Loads model, context, text features (through the cache). Returns CLI_OK or an exit code. */
-int cli_job_prepare(cli_job *job);
+/* Reads --batch LIST (job->batch_list) into job->image_args: one path a line, blank lines and
+ * lines starting with # skipped, CRLF accepted. Returns CLI_OK or an exit code. */
+int cli_job_read_batch_list(cli_job *job);
+
+/* --- job_inputs.c -------------------------------------------------------------------------- */
 /* Loads image argument i (a pixel_values file expands to one input per batch entry) into a
  * malloc'd array. Returns CLI_OK or an exit code. */
 int cli_job_load_arg(cli_job *job, int i, cli_input **inputs, int *n_inputs);
@@ -51,13 +55,23 @@ int cli_job_load_arg(cli_job *job, int i, cli_input **inputs, int *n_inputs);
 int cli_job_probe_arg(cli_job *job, int i, int *height, int *width, int *map_h, int *map_w,
                       int *count);
 void cli_inputs_free(cli_input *inputs, int n);
+/* Number of inputs the run will give (pixel_values batches counted from their headers). */
+int cli_job_count_inputs(cli_job *job);
+
+/* --- job_encode.c -------------------------------------------------------------------------- */
+/* Reads the --batch list, loads model, context, text features (through the cache). Returns CLI_OK
+ * or an exit code. */
+int cli_job_prepare(cli_job *job);
 /* Surgery features of one input, L2-normalised per token: [n_tokens, dim] malloc'd. */
 int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n_tokens,
                      int *grid_h, int *grid_w);
+/* --- job_surgery.c ------------------------------------------------------------------------- */
 /* Similarity after feature surgery: label-set form when n_texts > 1 and not empty_text (or
  * force_empty), else the empty-text form. [n_tokens, n_texts] malloc'd. */
 int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int force_empty,
                        float **similarity);
+
+/* --- job_run.c ----------------------------------------------------------------------------- */
 void cli_job_free(cli_job *job);
 
 /* One image of a run, with its surgery features (L2-normalised per token). */

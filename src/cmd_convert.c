@@ -3,10 +3,10 @@
  * cs_model_load opens with nothing beside it. */
 #include "cli.h"
 
-#include "common.h"
-#include "model.h"
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "core/common.h"
+#include "io/model.h"
+#include "io/safetensors.h"
+#include "text/tokenizer.h"
 
 #include <math.h>
 

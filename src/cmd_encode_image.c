@@ -1,7 +1,7 @@
 /* clipsurgery encode-image MODEL INPUT [--size S] [--mode raw|surgery] [--surgery-blocks K]
  *                          [--threads N] --out FILE.safetensors */
 #include "cli.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <math.h>
 #include <stdlib.h>

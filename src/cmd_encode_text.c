@@ -1,7 +1,7 @@
 /* clipsurgery encode-text MODEL [--vocab PATH] [--ensemble] [--threads N] [--out FILE]
  *                         [--] TEXT... */
 #include "cli.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* clipsurgery heatmap: similarity maps after feature surgery and JET overlays (REFERENCE 4, 5). */
 #include "cli_job.h"
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <jansson.h>
 

@@ -1,7 +1,7 @@
 /* clipsurgery points: SAM point prompts from CLIP Surgery maps (REFERENCE 5). */
 #include "cli_job.h"
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <jansson.h>
 

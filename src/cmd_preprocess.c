@@ -2,7 +2,7 @@
  * "pixel_values" [3, S, S] float32 (REFERENCE section 1). */
 #include "cli.h"
 
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,6 +8,8 @@ if [ ! -d "${CS_FIXTURES:-../shared/fixtures}" ]; then
     echo "error: fixtures folder ${CS_FIXTURES:-../shared/fixtures} is missing (set CS_FIXTURES)" >&2
     exit 1
 fi
+# Absolute from here on: tests symlink fixture paths into temporary folders and change directory.
+CS_FIXTURES=$(cd "${CS_FIXTURES:-../shared/fixtures}" && pwd)
 failed=""
 for t in "$@"; do
     echo "== $t"

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 BUILD = os.environ.get("BUILD", "build")
-FIX = os.environ.get("CS_FIXTURES", "../shared/fixtures")
+FIX = os.path.abspath(os.environ.get("CS_FIXTURES") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "fixtures"))
 CLI = os.path.join(BUILD, "clipsurgery")
 MODELS = [os.path.join(FIX, "golden", f) for f in ("tiny-openai-f32.safetensors", "tiny-hf-f16.safetensors")]
 VOCAB = os.path.join(FIX, "vocab", "bpe_simple_vocab_16e6.txt.gz")

@@ -3,6 +3,7 @@
 # (raw.image_features, cs.image_features), and on an image file, for both tiny model files;
 # usage and runtime errors.
 : "${BUILD:=build}" "${CS_FIXTURES:=../shared/fixtures}" "${PYTHON:=python3}"
+CS_FIXTURES=$(cd "$CS_FIXTURES" 2>/dev/null && pwd) || { echo "error: fixtures folder missing (set CS_FIXTURES)" >&2; exit 1; }
 cli="$BUILD/clipsurgery"
 g="$CS_FIXTURES/golden"
 tmp=$(mktemp -d)

@@ -3,8 +3,8 @@
  * marked "regression". */
 #include "testutil.h"
 
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "io/safetensors.h"
+#include "text/tokenizer.h"
 
 #include <limits.h>
 #include <math.h>

@@ -3,8 +3,8 @@
  * Regressions for fixed bugs are marked "regression". */
 #include "testutil.h"
 
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "io/safetensors.h"
+#include "text/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

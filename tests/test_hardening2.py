@@ -10,7 +10,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import clipsurgery as cs  # noqa: E402
 
-FIX = os.environ.get("CS_FIXTURES", os.path.join(HERE, "..", "..", "shared", "fixtures"))
+FIX = os.path.abspath(os.environ.get("CS_FIXTURES") or os.path.join(HERE, "..", "..", "shared", "fixtures"))
 MODEL = os.path.join(FIX, "golden", "tiny-openai-f32.safetensors")
 VOCAB = os.path.join(FIX, "vocab", "bpe_simple_vocab_16e6.txt.gz")
 

@@ -3,6 +3,7 @@
 # cache, multi-image runs. Every case: a clean exit code (1 runtime, 2 usage) with a message and
 # no sanitizer report (run by `make asan` too), or the right result.
 : "${BUILD:=build}" "${CS_FIXTURES:=../shared/fixtures}" "${PYTHON:=python3}"
+CS_FIXTURES=$(cd "$CS_FIXTURES" 2>/dev/null && pwd) || { echo "error: fixtures folder missing (set CS_FIXTURES)" >&2; exit 1; }
 cli="$BUILD/clipsurgery"
 m="$CS_FIXTURES/golden/tiny-openai-f32.safetensors"
 v="$CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz"

@@ -2,6 +2,7 @@
 # CLI hardening: absurd options, bad pixel_values, missing batch files, long texts give a clean
 # exit code (1 runtime, 2 usage) with a message and no sanitizer report (run by `make asan` too).
 : "${BUILD:=build}" "${CS_FIXTURES:=../shared/fixtures}" "${PYTHON:=python3}"
+CS_FIXTURES=$(cd "$CS_FIXTURES" 2>/dev/null && pwd) || { echo "error: fixtures folder missing (set CS_FIXTURES)" >&2; exit 1; }
 cli="$BUILD/clipsurgery"
 m="$CS_FIXTURES/golden/tiny-openai-f32.safetensors"
 v="$CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz"

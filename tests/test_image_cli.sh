@@ -1,6 +1,7 @@
 #!/bin/sh
 # clipsurgery decode / preprocess: outputs, exit codes (0 ok, 1 runtime, 2 usage), --help.
 : "${BUILD:=build}" "${CS_FIXTURES:=../shared/fixtures}" "${PYTHON:=python3}"
+CS_FIXTURES=$(cd "$CS_FIXTURES" 2>/dev/null && pwd) || { echo "error: fixtures folder missing (set CS_FIXTURES)" >&2; exit 1; }
 cli="$BUILD/clipsurgery"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -2,8 +2,8 @@
  * malformed file gives a clean status. */
 #include "testutil.h"
 
-#include "common.h"
-#include "model.h"
+#include "core/common.h"
+#include "io/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * softmax rows, layer norm; and config.json's hidden_act reaching the model. */
 #include "testutil.h"
 
-#include "nn.h"
+#include "core/nn.h"
 
 #include <math.h>
 #include <stdio.h>

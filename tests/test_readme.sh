@@ -1,6 +1,7 @@
 #!/bin/sh
 # The README's C and Python examples run as written (on the fixture model).
 : "${BUILD:=build}" "${PYTHON:=python3}" "${CS_FIXTURES:=../shared/fixtures}"
+CS_FIXTURES=$(cd "$CS_FIXTURES" 2>/dev/null && pwd) || { echo "error: fixtures folder missing (set CS_FIXTURES)" >&2; exit 1; }
 if [ "${SAN:-}" = 1 ]; then echo "readme: skipped in the sanitizer build"; exit 0; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,7 +1,7 @@
 /* CLIP BPE tokenizer: golden parity (tokenizer.json, tokenizer_more.json) with both vocabulary
  * forms, context encoding, decoding, bad input, speed and thread safety. */
 #include "testutil.h"
-#include "text_clean.h"
+#include "text/text_clean.h"
 
 #include <jansson.h>
 #include <pthread.h>

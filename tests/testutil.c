@@ -1,18 +1,24 @@
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+/* The fixtures folder as an absolute path (realpath of CS_FIXTURES, default ../shared/fixtures),
+ * so a path given to a test survives a symlink into another folder or a change of directory. */
 char *tu_fixture(const char *rel)
 {
-    const char *root = getenv("CS_FIXTURES");
-    if (!root || !*root) root = "../shared/fixtures";
+    const char *env = getenv("CS_FIXTURES");
+    if (!env || !*env) env = "../shared/fixtures";
     struct stat sb;
-    if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        ck_abort_msg("fixtures folder %s is missing: set CS_FIXTURES to ../shared/fixtures", root);
+    if (stat(env, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        ck_abort_msg("fixtures folder %s is missing: set CS_FIXTURES to ../shared/fixtures", env);
+    char resolved[PATH_MAX];
+    if (!realpath(env, resolved)) ck_abort_msg("cannot resolve the fixtures folder %s", env);
+    const char *root = resolved;
     size_t len = strlen(root) + 1 + strlen(rel) + 1;
     char *p = malloc(len);
     ck_assert_ptr_nonnull(p);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "clipsurgery.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 /* $CS_FIXTURES (default ../shared/fixtures) joined with rel; static buffer per call site is not
  * used: the result is malloc'd and must be freed. Aborts the test with a clear message when the

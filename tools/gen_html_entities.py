@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Writes lib/html_entities.inc: the WHATWG HTML5 named character references (the list Python
+"""Writes lib/text/html_entities.inc: the WHATWG HTML5 named character references (the list Python
 ships as html.entities.html5) as a C table sorted by name, plus the upper-case aliases that
 ftfy's fix_text also decodes (an all-lower-case name ending in ';', upper-cased, when the
 upper-case spelling is not itself decoded by html.unescape; value upper-cased).
 
-Usage: python3 tools/gen_html_entities.py > lib/html_entities.inc
+Usage: python3 tools/gen_html_entities.py > lib/text/html_entities.inc
 """
 import html
 import html.entities

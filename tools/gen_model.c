@@ -5,7 +5,7 @@
  * Values are random but well scaled (no overflow, NaN or subnormal activations).
  *
  *   gen_model [--layout openai|hf] [--dtype f32|f16] [--seed N] --out FILE.safetensors */
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <stdint.h>
 #include <stdio.h>

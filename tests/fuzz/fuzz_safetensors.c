@@ -1,5 +1,5 @@
 /* libFuzzer target: the safetensors parser over arbitrary bytes. See tests/fuzz/README.md. */
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <stdint.h>
 #include <stdlib.h>

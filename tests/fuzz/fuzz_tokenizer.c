@@ -2,7 +2,7 @@
  * (CS_FUZZ_VOCAB, default ../shared/fixtures/vocab/bpe_simple_vocab_16e6.txt.gz from the
  * worktree), and vocabulary building from arbitrary merges text. See tests/fuzz/README.md. */
 #include "clipsurgery.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <stdint.h>
 #include <stdio.h>

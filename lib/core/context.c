@@ -1,0 +1,119 @@
+/* cs_context: per-call scratch memory and the thread count of the library's own loops. */
+#include "core/context.h"
+
+#include "core/common.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CS_MAX_THREADS 256
+
+CS_API void cs_context_params_default(cs_context_params *params)
+{
+    if (!params) return;
+    memset(params, 0, sizeof *params);
+    params->size = sizeof *params;
+    params->n_threads = 0;
+}
+
+CS_API cs_status cs_context_create(const cs_model *model, const cs_context_params *params,
+                                   cs_context **out)
+{
+    cs_clear_error();
+    if (!model || !out) return cs_fail(CS_ERR_INVALID_ARGUMENT, "model and out must not be NULL");
+    cs_context_params p;
+    cs_context_params_default(&p);
+    if (params) {
+        if (params->size < offsetof(cs_context_params, n_threads) + sizeof(int))
+            return cs_fail(CS_ERR_INVALID_ARGUMENT,
+                           "cs_context_params.size %zu is too small (use "
+                           "cs_context_params_default)", params->size);
+        size_t n = params->size < sizeof p ? params->size : sizeof p;
+        memcpy(&p, params, n);
+    }
+    if (p.n_threads < 0 || p.n_threads > CS_MAX_THREADS)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "n_threads %d out of range 0..%d", p.n_threads,
+                       CS_MAX_THREADS);
+    cs_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot allocate a context");
+    ctx->model = model;
+    ctx->n_threads = p.n_threads > 0 ? p.n_threads : cs_online_cores();
+    *out = ctx;
+    return CS_OK;
+}
+
+CS_API void cs_context_free(cs_context *ctx)
+{
+    if (!ctx) return;
+    for (int i = 0; i < CS_BUF_COUNT; i++) free(ctx->buf[i]);
+    free(ctx);
+}
+
+float *cs_ctx_buf(cs_context *ctx, int slot, size_t n)
+{
+    if (n == 0) n = 1;
+    if (ctx->cap[slot] >= n) return ctx->buf[slot];
+    size_t bytes;
+    if (!cs_mul_size(n, sizeof(float), &bytes)) {
+        cs_fail(CS_ERR_OUT_OF_MEMORY, "scratch request of %zu floats overflows", n);
+        return NULL;
+    }
+    /* No realloc: the old contents are never needed, and free+malloc avoids a copy. */
+    free(ctx->buf[slot]);
+    ctx->buf[slot] = NULL;
+    ctx->cap[slot] = 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0 || !p) {
+        cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of scratch", bytes);
+        return NULL;
+    }
+    ctx->buf[slot] = p;
+    ctx->cap[slot] = n;
+    return p;
+}
+
+typedef struct par_job {
+    cs_range_fn fn;
+    void *arg;
+    size_t begin, end;
+} par_job;
+
+static void *par_run(void *p)
+{
+    par_job *j = p;
+    j->fn(j->arg, j->begin, j->end);
+    return NULL;
+}
+
+void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
+                     void *arg)
+{
+    if (n == 0) return;
+    if (min_chunk == 0) min_chunk = 1;
+    size_t nt = ctx && ctx->n_threads > 1 ? (size_t)ctx->n_threads : 1;
+    size_t by_work = (n + min_chunk - 1) / min_chunk;
+    if (nt > by_work) nt = by_work;
+    if (nt <= 1) {
+        fn(arg, 0, n);
+        return;
+    }
+    par_job jobs[CS_MAX_THREADS];
+    pthread_t tids[CS_MAX_THREADS];
+    int started[CS_MAX_THREADS];
+    for (size_t t = 0; t < nt; t++) {
+        jobs[t].fn = fn;
+        jobs[t].arg = arg;
+        jobs[t].begin = n * t / nt;
+        jobs[t].end = n * (t + 1) / nt;
+    }
+    for (size_t t = 1; t < nt; t++)
+        started[t] = pthread_create(&tids[t], NULL, par_run, &jobs[t]) == 0;
+    fn(arg, jobs[0].begin, jobs[0].end);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            fn(arg, jobs[t].begin, jobs[t].end);
+    }
+}

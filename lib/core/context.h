@@ -1,0 +1,48 @@
+/* Per-call scratch object (cs_context) and the library's own parallel loops. Internal. */
+#ifndef CS_CONTEXT_H
+#define CS_CONTEXT_H
+
+#include "clipsurgery.h"
+#include "io/model.h"
+
+#include <stddef.h>
+
+/* Scratch slots: each slot holds one kind of buffer, grown to the largest request and reused.
+ * A pointer from cs_ctx_buf() stays valid until the next request for the SAME slot. */
+enum {
+    CS_BUF_LN = 0,   /* layer-norm output [rows, width] */
+    CS_BUF_QKV,      /* [rows, 3*width] */
+    CS_BUF_ATT,      /* concatenated head outputs [rows, width] */
+    CS_BUF_ATT2,     /* second path head outputs [rows, width] */
+    CS_BUF_HID,      /* MLP hidden [rows, mlp_dim] */
+    CS_BUF_SCORES,   /* attention scores [n_query, n_tokens] */
+    CS_BUF_POS,      /* resized positional table [n_tokens, width] */
+    CS_BUF_UNFOLD,   /* unfolded patches [rows, 3*p*p] */
+    CS_BUF_PATCH,    /* patch embeddings [rows, width] */
+    CS_BUF_X,        /* main token stream (x or x_ori) */
+    CS_BUF_XNEW,     /* new-path token stream */
+    CS_BUF_TMP,      /* small per-call temporaries (rows gathered for projection, ...) */
+    CS_BUF_GATHER,   /* q, k, v rows of one text gathered from shared prefixes */
+    CS_BUF_OUT,      /* features in processing order before scattering */
+    CS_BUF_COUNT
+};
+
+struct cs_context {
+    const cs_model *model;
+    int n_threads;
+    float *buf[CS_BUF_COUNT];
+    size_t cap[CS_BUF_COUNT]; /* in floats */
+};
+
+/* Buffer of at least n floats in slot `slot` (contents undefined). NULL when out of memory
+ * (after cs_fail(CS_ERR_OUT_OF_MEMORY, ...)). */
+float *cs_ctx_buf(cs_context *ctx, int slot, size_t n);
+
+/* fn(arg, begin, end) over [0, n) split into contiguous chunks on up to ctx->n_threads threads
+ * (the caller's thread runs the first chunk). Chunks are at least min_chunk items. Falls back to
+ * fewer threads when a thread cannot be started; never fails. */
+typedef void (*cs_range_fn)(void *arg, size_t begin, size_t end);
+void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
+                     void *arg);
+
+#endif

@@ -1,0 +1,174 @@
+/* Arguments of heatmap, points, segment and labels: options, the split of positionals into
+ * images and texts, and the --batch list. */
+#include "cli_job.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_regular_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int parse_map_size(const char *s, int *h, int *w)
+{
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || (*end != 'x' && *end != 'X')) return -1;
+    const char *q = end + 1;
+    long b = strtol(q, &end, 10);
+    if (end == q || *end || a < 1 || b < 1 || a > 65535 || b > 65535) return -1;
+    *h = (int)a;
+    *w = (int)b;
+    return 0;
+}
+
+int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *help)
+{
+    const char *cmd = job->cmd;
+    job->size = 224;
+    job->threshold = 0.8f;
+    job->surgery_blocks = -1;
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int *after_dd = calloc((size_t)argc + 1, sizeof *after_dd);
+    if (!pos || !after_dd) {
+        free(pos);
+        free(after_dd);
+        fprintf(stderr, "clipsurgery %s: out of memory\n", cmd);
+        return CLI_RUNTIME;
+    }
+    int n_pos = 0, dd = 0, rc = -1;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (dd || a[0] != '-' || a[1] == '\0') {
+            after_dd[n_pos] = dd;
+            pos[n_pos++] = argv[i];
+            continue;
+        }
+        static const char *const valued[] = {
+            "--vocab",   "--batch",          "--out-dir",  "--maps",      "--out", "--size",
+            "--threads", "--surgery-blocks", "--map-size", "--threshold", NULL};
+        int known = 0;
+        for (int k = 0; valued[k]; k++) known |= strcmp(a, valued[k]) == 0;
+        if (strcmp(a, "--") == 0)
+            dd = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(help, stdout);
+            rc = CLI_OK;
+        } else if (strcmp(a, "--empty-text") == 0 &&
+                   (kind & (JOB_HEATMAP | JOB_SEGMENT | JOB_LABELS)))
+            job->empty_text = 1;
+        else if (strcmp(a, "--no-cache") == 0)
+            job->no_cache = 1;
+        else if (!known)
+            rc = cli_usage_error(cmd, "unknown option %s", a);
+        else if (!next)
+            rc = cli_usage_error(cmd, "%s needs a value", a);
+        else if (strcmp(a, "--vocab") == 0)
+            job->vocab = argv[++i];
+        else if (strcmp(a, "--batch") == 0)
+            job->batch_list = argv[++i];
+        else if (strcmp(a, "--out-dir") == 0 && (kind & JOB_HEATMAP))
+            job->out_dir = argv[++i];
+        else if (strcmp(a, "--maps") == 0 && (kind & JOB_HEATMAP))
+            job->maps_path = argv[++i];
+        else if (strcmp(a, "--out") == 0 && (kind & JOB_SEGMENT))
+            job->out_mask = argv[++i];
+        else if (strcmp(a, "--size") == 0) {
+            if (cli_parse_int(argv[++i], 1, 8192, &job->size))
+                rc = cli_usage_error(cmd, "bad --size %s", argv[i]);
+        } else if (strcmp(a, "--threads") == 0) {
+            if (cli_parse_int(argv[++i], 0, 1024, &job->threads))
+                rc = cli_usage_error(cmd, "bad --threads %s", argv[i]);
+        } else if (strcmp(a, "--surgery-blocks") == 0) {
+            if (cli_parse_int(argv[++i], 0, 1024, &job->surgery_blocks))
+                rc = cli_usage_error(cmd, "bad --surgery-blocks %s", argv[i]);
+        } else if (strcmp(a, "--map-size") == 0) {
+            if (parse_map_size(argv[++i], &job->map_h, &job->map_w))
+                rc = cli_usage_error(cmd, "bad --map-size %s (HxW, e.g. 375x500)", argv[i]);
+        } else if (strcmp(a, "--threshold") == 0 && (kind & JOB_POINTS)) {
+            char *end;
+            job->threshold = strtof(argv[++i], &end);
+            if (*end || !(job->threshold >= 0.0f && job->threshold <= 1.0f))
+                rc = cli_usage_error(cmd, "bad --threshold %s (0..1)", argv[i]);
+        } else
+            rc = cli_usage_error(cmd, "unknown option %s", a);
+    }
+    if (rc < 0 && n_pos < 1) rc = cli_usage_error(cmd, "MODEL is required");
+    if (rc < 0) {
+        job->model_path = pos[0];
+        job->image_args = calloc((size_t)n_pos + 1, sizeof *job->image_args);
+        job->texts = calloc((size_t)n_pos + 1, sizeof *job->texts);
+        if (!job->image_args || !job->texts) rc = CLI_RUNTIME;
+        int k = 1;
+        /* images: the first positional (unless --batch), then existing files until "--" */
+        if (rc < 0 && !job->batch_list && k < n_pos && !after_dd[k])
+            job->image_args[job->n_image_args++] = pos[k++];
+        while (rc < 0 && k < n_pos && !after_dd[k] && is_regular_file(pos[k]))
+            job->image_args[job->n_image_args++] = pos[k++];
+        while (rc < 0 && k < n_pos) {
+            const char *t = pos[k];
+            size_t len = strlen(t);
+            int looks_like_path =
+                strchr(t, '/') != NULL ||
+                (len > 4 && (strcmp(t + len - 4, ".png") == 0 || strcmp(t + len - 4, ".jpg") == 0 ||
+                             strcmp(t + len - 5, ".jpeg") == 0));
+            if (!after_dd[k] && looks_like_path)
+                fprintf(stderr,
+                        "clipsurgery %s: warning: '%s' is not a file, so it is taken as a text\n",
+                        cmd, t);
+            job->texts[job->n_texts++] = pos[k++];
+        }
+        if (rc < 0 && job->n_image_args == 0 && !job->batch_list)
+            rc = cli_usage_error(cmd, "IMAGE is required");
+        if (rc < 0 && job->n_texts == 0) rc = cli_usage_error(cmd, "at least one TEXT is required");
+        if (rc < 0 && (kind & JOB_SEGMENT) && !job->out_mask)
+            rc = cli_usage_error(cmd, "--out MASK.png is required");
+        if (rc < 0 && (kind & JOB_SEGMENT) && job->n_texts > 255)
+            rc = cli_usage_error(cmd, "at most 255 texts");
+    }
+    free(pos);
+    free(after_dd);
+    return rc;
+}
+
+/* Reads --batch LIST: one path a line (blank or whitespace-only lines and lines starting with #
+ * skipped; CRLF line ends accepted). */
+int cli_job_read_batch_list(cli_job *job)
+{
+    FILE *f = fopen(job->batch_list, "r");
+    if (!f) {
+        fprintf(stderr, "clipsurgery %s: cannot open --batch list %s\n", job->cmd, job->batch_list);
+        return CLI_RUNTIME;
+    }
+    char *line = NULL;
+    size_t line_cap = 0;
+    int cap = job->n_image_args + 16;
+    char **list = malloc(sizeof *list * (size_t)cap);
+    int n = 0;
+    for (int i = 0; list && i < job->n_image_args; i++) list[n++] = strdup(job->image_args[i]);
+    while (list && getline(&line, &line_cap, f) >= 0) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        /* blank lines (spaces, tabs, CRLF) and comments are skipped */
+        if (strspn(line, " \t") == len || line[0] == '#') continue;
+        if (n == cap) {
+            cap *= 2;
+            char **nl = realloc(list, sizeof *list * (size_t)cap);
+            if (!nl) break;
+            list = nl;
+        }
+        list[n++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    if (!list) return CLI_RUNTIME;
+    free(job->image_args);
+    job->image_args = list;
+    job->n_image_args = n;
+    job->batch_list = NULL; /* the list now owns its strings: freed in cli_job_free */
+    return CLI_OK;
+}
