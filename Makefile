@@ -24,7 +24,7 @@ export CS_FIXTURES
 
 # Debian packages the build needs (make deps installs them).
 DEB_PACKAGES := libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libutf8proc-dev \
-                check pkg-config libjansson-dev python3 gcc g++ make
+                check pkg-config libjansson-dev python3 gcc g++ make abigail-tools
 PKGS := openblas libpng libjpeg zlib libutf8proc jansson
 
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -61,7 +61,7 @@ SHARED := $(BUILD)/libclipsurgery.so
 CLI := $(BUILD)/clipsurgery
 
 .PHONY: all lib cli tools deps ensure-deps check check-run asan demo demo-run bench bench-run \
-        install uninstall clean
+        install uninstall clean abi-baseline
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -79,8 +79,11 @@ $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(SHARED_REAL): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) -Wl,--no-undefined -o $@ $^ $(LDFLAGS_ALL) $(DEPS_LIBS)
+# Every exported symbol gets a version node from abi/libclipsurgery.map (see abi/README.md).
+VERSION_SCRIPT := abi/libclipsurgery.map
+$(SHARED_REAL): $(LIB_OBJ) $(VERSION_SCRIPT)
+	$(CC) -shared -Wl,-soname,$(SHARED_SONAME) -Wl,--no-undefined \
+	    -Wl,--version-script=$(VERSION_SCRIPT) -o $@ $(LIB_OBJ) $(LDFLAGS_ALL) $(DEPS_LIBS)
 
 $(SHARED): $(SHARED_REAL)
 	ln -sf libclipsurgery.so.$(VERSION) $(BUILD)/$(SHARED_SONAME)
@@ -113,7 +116,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
 ensure-deps:
-	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" sh tools/ensure-deps.sh
+	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" TOOLS="abidiff abidw" sh tools/ensure-deps.sh
 
 # --- tests --------------------------------------------------------------------------------
 check: ensure-deps
@@ -159,6 +162,10 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libclipsurgery.so $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc \
 	      $(DESTDIR)$(BINDIR)/clipsurgery
 	rm -rf $(DESTDIR)$(PYTHONDIR)/clipsurgery
+
+# Rewrites the ABI baseline from the current build (a deliberate commit: say what was added).
+abi-baseline: lib
+	abidw --headers-dir include --no-corpus-path --out-file abi/libclipsurgery.so.0.abi $(SHARED_REAL)
 
 clean:
 	rm -rf build

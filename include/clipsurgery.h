@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define CS_VERSION_MAJOR 0
-#define CS_VERSION_MINOR 1
+#define CS_VERSION_MINOR 2
 #define CS_VERSION_PATCH 0
 #define CS_VERSION_NUMBER (CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH)
 
@@ -95,7 +95,19 @@ typedef struct cs_model_params {
     const char *vocab_path;  /* NULL: look beside the weights; else bpe_simple_vocab_16e6.txt.gz,
                                 a vocab.json (merges.txt beside it), or a folder with either */
     int require_vocabulary;  /* nonzero: loading fails with CS_ERR_NO_VOCABULARY when none found */
+    /* --- since 0.2 (a caller built against 0.1 passes the shorter struct: these keep their
+     *     defaults) --- */
+    const void *vocab_data;  /* NULL, or a vocabulary in memory: the content of
+                                bpe_simple_vocab_16e6.txt.gz (gzip) or of a plain merges file;
+                                read during the load call only (copied). Used when vocab_path is
+                                NULL; a bundle's own vocabulary is used before it. */
+    size_t vocab_size;       /* bytes at vocab_data */
+    uint32_t flags;          /* CS_MODEL_* flags below; 0 by default */
 } cs_model_params;
+
+/* cs_model_params.flags: cs_model_load_memory copies the caller's buffer (the model then owns
+ * its copy and the buffer may be freed once the call returns). */
+#define CS_MODEL_COPY_BUFFER 1u
 
 CS_API void cs_model_params_default(cs_model_params *params);
 
@@ -112,6 +124,22 @@ CS_API void cs_model_params_default(cs_model_params *params);
  *         CS_ERR_NO_VOCABULARY. */
 CS_API cs_status cs_model_load(const char *path, const cs_model_params *params, cs_model **out);
 CS_API void cs_model_free(cs_model *model);
+
+/* Loads a checkpoint or a one-file bundle (clipsurgery convert) from a caller buffer: the bytes
+ * of a .safetensors file, e.g. from an SDK's own asset store. Same validation, architecture
+ * inference and statuses as cs_model_load; no config.json is read (a bundle carries its
+ * configuration in its metadata) and no folder is searched for a vocabulary: a bundle brings
+ * its own, else give params->vocab_data or params->vocab_path.
+ * Ownership: zero-copy by default — F32 tensors at 4-byte-aligned addresses are used in place
+ * and the buffer must stay valid and unchanged until cs_model_free(); with params->flags
+ * CS_MODEL_COPY_BUFFER the model copies the buffer first and the caller may free it as soon as
+ * the call returns. The buffer is only read, never written or released by the library.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL data or out, unknown flags, vocab_size without
+ *         vocab_data), CS_ERR_FORMAT, CS_ERR_UNSUPPORTED, CS_ERR_MISSING_TENSOR, CS_ERR_SHAPE,
+ *         CS_ERR_TOO_LARGE, CS_ERR_OUT_OF_MEMORY, CS_ERR_NO_VOCABULARY. *out untouched on
+ *         failure. Since 0.2. */
+CS_API cs_status cs_model_load_memory(const void *data, size_t size, const cs_model_params *params,
+                                      cs_model **out);
 
 typedef enum cs_layout { CS_LAYOUT_OPENAI = 0, CS_LAYOUT_HF = 1 } cs_layout;
 typedef enum cs_activation { CS_ACT_QUICK_GELU = 0, CS_ACT_GELU = 1 } cs_activation;
@@ -160,6 +188,13 @@ typedef struct cs_tokenizer cs_tokenizer;
  *         form), CS_ERR_FORMAT (malformed merges/JSON, missing byte symbols or special tokens),
  *         CS_ERR_TOO_LARGE (file over 256 MiB), CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_tokenizer_load(const char *path, cs_tokenizer **out);
+/* Loads a vocabulary from memory: the content of bpe_simple_vocab_16e6.txt.gz (gzip, recognised
+ * by its magic bytes) or of a plain merges file (the OpenAI form; the header line first). The
+ * buffer is read during the call only. Gives the same ids as cs_tokenizer_load on that file.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL data or out), CS_ERR_FORMAT (corrupt gzip,
+ *         malformed merges), CS_ERR_TOO_LARGE (over 256 MiB uncompressed),
+ *         CS_ERR_OUT_OF_MEMORY. Since 0.2. */
+CS_API cs_status cs_tokenizer_load_memory(const void *data, size_t size, cs_tokenizer **out);
 CS_API void cs_tokenizer_free(cs_tokenizer *tok);
 /* The model's tokenizer (owned by the model), or NULL when it has none. */
 CS_API const cs_tokenizer *cs_model_tokenizer(const cs_model *model);

@@ -15,6 +15,10 @@ case "$CS_FIXTURES" in /*) fx="$CS_FIXTURES" ;; *) fx="$(pwd)/$CS_FIXTURES" ;; e
     "$fx/vocab/bpe_simple_vocab_16e6.txt.gz" "$fx/images/chelsea.png" cat sky) > "$tmp/c.out" \
     || { echo "FAIL: README C example failed"; cat "$tmp/c.out"; exit 1; }
 grep -q "cat: overlay_0.png" "$tmp/c.out" && [ -s "$tmp/overlay_1.png" ] || { echo "FAIL: README C example output"; exit 1; }
+# run from the repository root as the README says; its fixtures path becomes the resolved one, so
+# the example also runs where ../shared is not beside the checkout (CS_FIXTURES elsewhere)
+grep -q '^fixtures = "../shared/fixtures"$' "$tmp/example.py" || { echo "FAIL: README Python example has no fixtures line"; exit 1; }
+sed -i "s|^fixtures = \"../shared/fixtures\"$|fixtures = \"$fx\"|" "$tmp/example.py"
 "$PYTHON" "$tmp/example.py" > "$tmp/py.out" || { echo "FAIL: README Python example"; exit 1; }
 grep -q "^maps (375, 500, 2)" "$tmp/py.out" || { echo "FAIL: README Python example output:"; cat "$tmp/py.out"; exit 1; }
 echo "readme: C and Python examples ran"

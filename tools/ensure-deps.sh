@@ -1,11 +1,15 @@
 #!/bin/sh
 # Installs the Debian build dependencies when one is missing (as root), or says what to run.
-# Called by `make check`, `make demo` and `make bench`; reads DEB_PACKAGES and PKGS.
+# Called by `make check`, `make demo` and `make bench`; reads DEB_PACKAGES, PKGS (pkg-config
+# names) and TOOLS (commands).
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing cc"
 command -v c++ >/dev/null 2>&1 || missing="$missing c++"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+for t in $TOOLS; do
+    command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+done
 if [ -z "$missing" ]; then
     for p in $PKGS; do
         pkg-config --exists "$p" || missing="$missing $p"

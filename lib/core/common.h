@@ -14,6 +14,16 @@
 #define CS_PRINTF(a, b)
 #endif
 
+/* Binds `impl` to `name@version` in the shared library: the implementation that binaries linked
+ * against an older release keep calling (ELF symbol versioning, abi/README.md). Used when a
+ * params struct grows: the old node's _default() must write only the old, shorter struct.
+ * `impl` stays hidden under its own name (the version script's local: *). */
+#if defined(__ELF__) && defined(__GNUC__)
+#define CS_COMPAT_SYMBOL(impl, name, version) __asm__(".symver " #impl "," #name "@" #version)
+#else
+#define CS_COMPAT_SYMBOL(impl, name, version)
+#endif
+
 /* Records a detailed message for the calling thread and returns `status`, so a failing path is
  * `return cs_fail(CS_ERR_FORMAT, "header length %zu past end of file", n);`. */
 cs_status cs_fail(cs_status status, const char *fmt, ...) CS_PRINTF(2, 3);

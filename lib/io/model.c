@@ -27,6 +27,25 @@ CS_API void cs_model_params_default(cs_model_params *p)
     p->size = sizeof *p;
 }
 
+/* cs_model_params as 0.1 declared it. A binary linked against 0.1 calls
+ * cs_model_params_default@CS_0.1 on a struct of this size: writing the 0.2 size there would
+ * overrun the caller's struct, so that version writes the 0.1 prefix only (and the loader then
+ * reads only that prefix, keeping the defaults of the newer fields). */
+typedef struct cs_model_params_0_1 {
+    size_t size;
+    const char *vocab_path;
+    int require_vocabulary;
+} cs_model_params_0_1;
+
+CS_API void cs_model_params_default_0_1(cs_model_params_0_1 *p);
+CS_API void cs_model_params_default_0_1(cs_model_params_0_1 *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
+}
+CS_COMPAT_SYMBOL(cs_model_params_default_0_1, cs_model_params_default, CS_0.1);
+
 /* ---- loader state ------------------------------------------------------------------------ */
 typedef struct loader {
     cs_model *m;
@@ -98,10 +117,11 @@ static cs_status check_tensor(loader *L, const char *name, int ndim, const int64
 
 /* Widens a checked tensor into dst (n_elements floats) and releases its pages when the file's
  * bytes were not already f32. */
-static cs_status convert_into(const cs_st_tensor *t, float *dst)
+static cs_status convert_into(const loader *L, const cs_st_tensor *t, float *dst)
 {
     cs_status s = cs_st_to_f32(t, dst);
-    if (s == CS_OK && t->dtype != CS_DT_F32) release_pages(t);
+    /* only pages of the library's own file mapping; a caller's buffer is never touched */
+    if (s == CS_OK && t->dtype != CS_DT_F32 && L->st->map) release_pages(t);
     return s;
 }
 
@@ -117,7 +137,7 @@ static cs_status get(loader *L, const char *name, const float **out, int ndim, c
     }
     float *buf = owned_floats(L->m, t->n_elements ? t->n_elements : 1);
     if (!buf) return cs_fail(CS_ERR_OUT_OF_MEMORY, "%s: out of memory for \"%s\"", L->path, name);
-    cs_status s = convert_into(t, buf);
+    cs_status s = convert_into(L, t, buf);
     if (s != CS_OK) return s;
     *out = buf;
     return CS_OK;
@@ -162,7 +182,7 @@ static cs_status get_qkv(loader *L, const char *fmt, const char *prefix, int lay
         const cs_st_tensor *t = NULL;
         int64_t d[2] = {rows, cols};
         cs_status s = check_tensor(L, name, ndim, d, &t);
-        if (s == CS_OK) s = convert_into(t, dst + i * n);
+        if (s == CS_OK) s = convert_into(L, t, dst + i * n);
         if (s != CS_OK) return s;
     }
     *out = dst;
@@ -548,6 +568,8 @@ static cs_status read_config(const char *dir, config *cfg)
 static cs_status load_vocabulary(cs_model *m, const char *dir, const cs_model_params *params)
 {
     if (params && params->vocab_path) return cs_tokenizer_load(params->vocab_path, &m->tokenizer);
+    if (params && params->vocab_data)
+        return cs_tokenizer_load_memory(params->vocab_data, params->vocab_size, &m->tokenizer);
     /* a one-file bundle (clipsurgery convert) carries its merges as a U8 tensor */
     const cs_st_tensor *bundled = cs_st_find(m->st, "clipsurgery.vocab.merges");
     if (bundled) {
@@ -557,9 +579,10 @@ static cs_status load_vocabulary(cs_model *m, const char *dir, const cs_model_pa
                                         "bundled vocabulary", &m->tokenizer);
     }
     /* the tokenizer's own folder rule: bpe_simple_vocab_16e6.txt.gz, else vocab.json */
-    if (cs_tokenizer_folder_has_vocab(dir)) return cs_tokenizer_load(dir, &m->tokenizer);
+    if (dir && cs_tokenizer_folder_has_vocab(dir)) return cs_tokenizer_load(dir, &m->tokenizer);
     if (params && params->require_vocabulary)
-        return cs_fail(CS_ERR_NO_VOCABULARY, "no vocabulary beside the weights in %s and none given", dir);
+        return dir ? cs_fail(CS_ERR_NO_VOCABULARY, "no vocabulary beside the weights in %s and none given", dir)
+                   : cs_fail(CS_ERR_NO_VOCABULARY, "a model loaded from memory has no bundled vocabulary and none was given (vocab_data or vocab_path)");
     return CS_OK;
 }
 
@@ -597,15 +620,50 @@ CS_API void cs_model_free(cs_model *m)
     free(m);
 }
 
+/* Copies the caller's params over the defaults (a shorter, older struct keeps the defaults of
+ * the fields it lacks). */
+static cs_status model_params(const cs_model_params *params, cs_model_params *p, const char *fn)
+{
+    if (params && params->size < sizeof(size_t))
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: params->size not set (use cs_model_params_default)", fn);
+    cs_model_params_default(p);
+    if (params) memcpy(p, params, params->size < sizeof *p ? params->size : sizeof *p);
+    p->size = sizeof *p;
+    if (p->flags & ~(uint32_t)CS_MODEL_COPY_BUFFER)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, (unsigned)p->flags);
+    if (p->vocab_size && !p->vocab_data)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: vocab_size is %zu but vocab_data is NULL", fn,
+                       p->vocab_size);
+    return CS_OK;
+}
+
+/* Everything after the weights are parsed (m->st set): naming, configuration, weights,
+ * vocabulary. `file` names the source in messages; `dir` is the folder beside it (NULL for a
+ * caller buffer: no config.json, no vocabulary file is looked for). */
+static cs_status load_parsed(cs_model *m, const char *file, const char *dir, const config *cfg,
+                             const cs_model_params *p)
+{
+    cs_status s = CS_OK;
+    loader L = {m, m->st, file};
+    if (cs_st_find(m->st, NAMES_HF.patch)) m->layout = CS_LAYOUT_HF;
+    else if (cs_st_find(m->st, NAMES_OPENAI.patch)) m->layout = CS_LAYOUT_OPENAI;
+    else return cs_fail(CS_ERR_MISSING_TENSOR,
+                        "%s: neither \"%s\" (Hugging Face) nor \"%s\" (OpenAI) found: not a CLIP ViT checkpoint",
+                        file, NAMES_HF.patch, NAMES_OPENAI.patch);
+    m->activation = m->layout == CS_LAYOUT_HF ? cfg->act : CS_ACT_QUICK_GELU;
+    m->layer_norm_eps = m->layout == CS_LAYOUT_HF ? cfg->eps : 1e-5f;
+    s = bundle_config(m, file);
+    if (s == CS_OK) s = load_weights(&L, cfg);
+    if (s == CS_OK) s = load_vocabulary(m, dir, p);
+    return s;
+}
+
 CS_API cs_status cs_model_load(const char *path, const cs_model_params *params, cs_model **out)
 {
     cs_clear_error();
     if (!path || !out) return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_model_load: NULL path or output");
-    if (params && params->size < sizeof(size_t))
-        return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_model_load: params->size not set (use cs_model_params_default)");
     cs_model_params p;
-    cs_model_params_default(&p);
-    if (params) memcpy(&p, params, params->size < sizeof p ? params->size : sizeof p);
+    TRY(model_params(params, &p, "cs_model_load"));
 
     char *file = NULL;
     TRY(resolve_weights(path, &file));
@@ -615,21 +673,47 @@ CS_API cs_status cs_model_load(const char *path, const cs_model_params *params, 
     config cfg;
     if (s == CS_OK) s = read_config(dir, &cfg);
     if (s == CS_OK) s = cs_st_open(file, &m->st);
-    if (s == CS_OK) {
-        loader L = {m, m->st, file};
-        if (cs_st_find(m->st, NAMES_HF.patch)) m->layout = CS_LAYOUT_HF;
-        else if (cs_st_find(m->st, NAMES_OPENAI.patch)) m->layout = CS_LAYOUT_OPENAI;
-        else s = cs_fail(CS_ERR_MISSING_TENSOR,
-                         "%s: neither \"%s\" (Hugging Face) nor \"%s\" (OpenAI) found: not a CLIP ViT checkpoint",
-                         file, NAMES_HF.patch, NAMES_OPENAI.patch);
-        m->activation = m->layout == CS_LAYOUT_HF ? cfg.act : CS_ACT_QUICK_GELU;
-        m->layer_norm_eps = m->layout == CS_LAYOUT_HF ? cfg.eps : 1e-5f;
-        if (s == CS_OK) s = bundle_config(m, file);
-        if (s == CS_OK) s = load_weights(&L, &cfg);
-    }
-    if (s == CS_OK) s = load_vocabulary(m, dir, &p);
+    if (s == CS_OK) s = load_parsed(m, file, dir, &cfg, &p);
     free(dir);
     free(file);
+    if (s != CS_OK) {
+        cs_model_free(m);
+        return s;
+    }
+    *out = m;
+    return CS_OK;
+}
+
+CS_API cs_status cs_model_load_memory(const void *data, size_t size, const cs_model_params *params,
+                                      cs_model **out)
+{
+    cs_clear_error();
+    if (!out) return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_model_load_memory: NULL output");
+    if (!data) return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_model_load_memory: NULL data");
+    cs_model_params p;
+    TRY(model_params(params, &p, "cs_model_load_memory"));
+    cs_model *m = calloc(1, sizeof *m);
+    if (!m) return cs_fail(CS_ERR_OUT_OF_MEMORY, "out of memory");
+    const void *src = data;
+    cs_status s = CS_OK;
+    if (p.flags & CS_MODEL_COPY_BUFFER) {
+        /* the model keeps its own copy (64-byte aligned, so f32 tensors are used in place) */
+        void *copy = NULL;
+        if (size == 0 || posix_memalign(&copy, 64, size) != 0 || !track(m, copy)) {
+            free(copy);
+            s = size == 0 ? cs_fail(CS_ERR_FORMAT, "cs_model_load_memory: empty buffer")
+                          : cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot copy a %zu-byte model", size);
+        } else {
+            memcpy(copy, data, size);
+            src = copy;
+        }
+    }
+    config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.act = CS_ACT_QUICK_GELU;
+    cfg.eps = 1e-5f;
+    if (s == CS_OK) s = cs_st_parse(src, size, &m->st);
+    if (s == CS_OK) s = load_parsed(m, "model in memory", NULL, &cfg, &p);
     if (s != CS_OK) {
         cs_model_free(m);
         return s;

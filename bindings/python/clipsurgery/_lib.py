@@ -34,7 +34,11 @@ c_status = ctypes.c_int  # enum cs_status
 class ModelParams(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t),
                 ("vocab_path", ctypes.c_char_p),
-                ("require_vocabulary", ctypes.c_int)]
+                ("require_vocabulary", ctypes.c_int),
+                # since 0.2
+                ("vocab_data", ctypes.c_void_p),
+                ("vocab_size", ctypes.c_size_t),
+                ("flags", ctypes.c_uint32)]
 
 
 class Image(ctypes.Structure):
