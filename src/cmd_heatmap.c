@@ -30,7 +30,10 @@ static const char help[] =
     "  --map-size HxW      map size (default: the original image; needed for pixel_values)\n"
     "  --batch LIST        more images, one path a line\n"
     "  --threads N         threads (default: all cores)\n"
-    "  --surgery-blocks K  dual-path blocks (default 6)\n"
+    "  --surgery-blocks K  dual-path blocks (default 6; modified blocks of --method)\n"
+    "  --method NAME       clip-surgery (default), raw, maskclip, sclip, clearclip, naclip,\n"
+    "                      gem; methods other than clip-surgery and raw map their plain\n"
+    "                      cosines (no feature surgery unless --empty-text)\n"
     "  --no-cache          do not read or write the text-feature cache\n";
 
 /* File-name part of each text: '/', '\\', spaces and control characters become '_', "" becomes
