@@ -150,6 +150,13 @@ START_TEST(positional_tables_match_golden)
         ck_assert_int_eq(cs_positional_table(m, ids[r], 4, 4, b, n4), CS_OK);
         ck_assert(memcmp(a, b, sizeof(float) * n4) == 0);
     }
+    /* a grid with the table's token count but another shape (2x8) is resized, not the stored
+     * table flattened (METHODS.md 8.1); each rule gives its own table */
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(cs_positional_table(m, ids[r], 2, 8, b, n4), CS_OK);
+        ck_assert(memcmp(a, b, sizeof(float) * 128) == 0);              /* class row kept */
+        ck_assert(tu_max_abs_diff(a + 128, b + 128, 16 * 128) > 1e-3); /* grid resized */
+    }
     ck_assert_int_eq(cs_positional_table(m, (cs_pos_resize)9, 4, 4, b, n4),
                      CS_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(cs_positional_table(m, CS_POS_BILINEAR, 0, 4, b, n4),
@@ -276,10 +283,8 @@ START_TEST(blocks_and_variants)
         cs_method_params p;
         cs_method_params_default(&p, (cs_method)k);
         ck_assert_int_eq(cs_method_apply(ctx, &p, x, 1, 64, 96, ref, n), CS_OK);
-        /* embed with the method's table: cs_vision_embed is bilinear, so build the table and
-         * redo the embedding from the plain one: tokens = embed_bilinear - pos_bilinear +
-         * pos_rule before ln_pre is not available; compare the NACLIP/ClearCLIP/MaskCLIP
-         * block path on the stored 4x4 grid instead (all rules equal there). */
+        /* cs_vision_embed resizes bilinearly, so compose the blocks on the stored 4x4 grid,
+         * where every positional rule gives the stored table */
         float *x64 = tu_golden_f32(g, "input.x64", NULL);
         size_t n64 = (size_t)17 * e;
         ck_assert_int_eq(cs_method_apply(ctx, &p, x64, 1, 64, 64, ref, n64), CS_OK);
