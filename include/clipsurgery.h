@@ -363,11 +363,16 @@ CS_API int cs_model_image_tokens(const cs_model *model, int height, int width);
 typedef enum cs_attention_kind {
     CS_ATTN_QK = 0,          /* original softmax(q k^T / sqrt(d)) v */
     CS_ATTN_VV = 1,          /* CLIP Surgery v-v self-attention softmax(v v^T / sqrt(d)) v */
-    CS_ATTN_IDENTITY = 2,    /* MaskCLIP: v only (reserved; CS_ERR_UNSUPPORTED for now) */
-    CS_ATTN_QQ_KK = 3,       /* SCLIP (reserved) */
-    CS_ATTN_QQ = 4,          /* ClearCLIP (reserved) */
-    CS_ATTN_KK_GAUSSIAN = 5  /* NACLIP (reserved) */
+    CS_ATTN_IDENTITY = 2,    /* MaskCLIP: the value path, out = v (no attention) */
+    CS_ATTN_QQ_KK = 3,       /* SCLIP: (softmax(q q^T/sqrt(d)) + softmax(k k^T/sqrt(d))) v */
+    CS_ATTN_QQ = 4,          /* ClearCLIP: softmax(q q^T/sqrt(d)) v */
+    CS_ATTN_KK_GAUSSIAN = 5, /* NACLIP: softmax(k k^T/sqrt(d) + Omega) v (Gaussian bias) */
+    CS_ATTN_SELF_SELF = 6    /* GEM: mean over z in {v,k,q} of iterated self-self attention */
 } cs_attention_kind;
+/* Kinds 2..6 are computed by the training-free dense method calls (cs_method_apply,
+ * cs_method_block, cs_method_attention; a dual path with any kind is a cs_method_params with
+ * parallel_path); cs_surgery_apply, cs_dual_path_block and cs_block_attention take only
+ * CS_ATTN_QK and CS_ATTN_VV and return CS_ERR_UNSUPPORTED for the others. */
 
 typedef struct cs_surgery_params {
     size_t size;                 /* sizeof(cs_surgery_params) */
@@ -435,6 +440,213 @@ CS_API cs_status cs_dual_path_block(cs_context *ctx, int block, const cs_surgery
  * [n_tokens, embed_dim]. */
 CS_API cs_status cs_vision_project(cs_context *ctx, const float *tokens, int n_tokens,
                                    float *features, size_t capacity);
+
+/* ===== Training-free dense methods ===== */
+/* MaskCLIP, SCLIP, ClearCLIP, NACLIP and GEM beside CLIP Surgery on the same loaded model, each
+ * reproducing its official code (../shared/docs/METHODS.md; docs/methods.md compares them).
+ * Every call here needs a ViT model (patch embedding and transformer blocks): a model without
+ * one gives CS_ERR_UNSUPPORTED. Pixels are [batch, 3, height, width] float32 normalised, as
+ * cs_encode_images. */
+
+/* Method presets. Values are ABI. */
+typedef enum cs_method {
+    CS_METHOD_RAW = 0,          /* plain CLIP on every token (cs_encode_images) */
+    CS_METHOD_CLIP_SURGERY = 1, /* dual path, last 6 blocks, v-v (cs_surgery_apply defaults) */
+    CS_METHOD_MASKCLIP = 2,     /* last block: value path, residual and FFN kept */
+    CS_METHOD_SCLIP = 3,        /* last block: q-q + k-k summed, residual and FFN kept */
+    CS_METHOD_CLEARCLIP = 4,    /* last block: q-q, no residual, no FFN */
+    CS_METHOD_NACLIP = 5,       /* last block: k-k + Gaussian bias (sigma 5), no residual/FFN */
+    CS_METHOD_GEM = 6           /* parallel path over the last 6 blocks: self-self attention */
+} cs_method;
+#define CS_METHOD_COUNT 7
+
+/* Positional-embedding resize rules (METHODS.md 0.1). Every rule keeps the class row and
+ * resamples the stored g x g patch grid to grid_h x grid_w; the table is used as stored exactly
+ * when the grid equals g x g, and resized whenever the grid SHAPE differs (the official code
+ * tests only the token count, METHODS.md 8.1). Values are ABI. */
+typedef enum cs_pos_resize {
+    CS_POS_BILINEAR = 0,      /* CLIP Surgery: bilinear, align_corners false (cs_vision_embed) */
+    CS_POS_BICUBIC_SCALE = 1, /* SCLIP, ClearCLIP, NACLIP: bicubic (A = -0.75) called with the
+                                 scale factors ((grid_h+0.1)/g, (grid_w+0.1)/g), so an axis of
+                                 length g is still resampled when the other differs */
+    CS_POS_BICUBIC_SIZE = 2,  /* MaskCLIP: bicubic (A = -0.75) to size (grid_h, grid_w) */
+    CS_POS_BICUBIC_AA = 3     /* GEM: antialiased bicubic (A = -0.5, normalised window) to size */
+} cs_pos_resize;
+
+/* Prompt template sets (cs_method_prompt_ensemble). Values are ABI. */
+typedef enum cs_template_set {
+    CS_TEMPLATES_85 = 0,       /* the 85 of the reference ensemble (default for every method;
+                                  MaskCLIP's own set, same order) */
+    CS_TEMPLATES_IMAGENET_80 = 1, /* SCLIP, ClearCLIP, NACLIP: the 80 OpenAI ImageNet templates
+                                     (the first 80 of the 85) */
+    CS_TEMPLATES_PHOTO = 2     /* GEM: the single template "a photo of a {}." */
+} cs_template_set;
+
+/* A method as data. Fill with cs_method_params_default(p, preset), then change any field to
+ * build a variant (ClearCLIP with the residual, GEM on 4 blocks, ...).
+ * The last n_blocks blocks are "modified". For a modified block with input x (original path)
+ * and y = ln_1(x), q|k|v = y W_in^T + b_in, and out = out_proj(attention(q, k, v)):
+ *   parallel_path == 0: the blocks are replaced in sequence: x = (keep_residual ? x : 0) + out,
+ *     then x += MLP(ln_2(x)) when keep_ffn; the next block reads that x.
+ *   parallel_path != 0: a second stream z starts as a copy of the input of the first modified
+ *     block; every modified block runs the standard block on x and z = (keep_residual ? z : 0)
+ *     + out (+ MLP(ln_2(z)) when keep_ffn), with q, k, v always from ln_1 of x.
+ * The output is ln_post(z or x) @ proj on every token; with parallel_path and
+ * !cls_from_new_path the class row comes from the original path (CLIP Surgery). */
+typedef struct cs_method_params {
+    size_t size;                 /* sizeof(cs_method_params) */
+    cs_method method;            /* the preset these values started from (informative) */
+    int n_blocks;                /* modified blocks counted from the last; 0..vision_layers */
+    cs_attention_kind attention; /* attention of the modified blocks */
+    int parallel_path;           /* see above: 1 for CLIP Surgery and GEM, 0 otherwise */
+    int keep_residual;           /* 1: MaskCLIP, SCLIP, CLIP Surgery, GEM; 0: ClearCLIP, NACLIP */
+    int keep_ffn;                /* 1: MaskCLIP, SCLIP; 0: the others */
+    int cls_from_new_path;       /* 0 only for CLIP Surgery (class row of the original path) */
+    cs_pos_resize pos_resize;    /* positional rule (per preset, see cs_pos_resize) */
+    float gaussian_sigma;        /* CS_ATTN_KK_GAUSSIAN: sigma in patches (NACLIP 5); > 0 */
+    int gem_iterations;          /* CS_ATTN_SELF_SELF: iterations 0..16 (GEM 1) */
+    float gem_temperature;       /* CS_ATTN_SELF_SELF: inverse temperature; 0 (GEM default):
+                                    per image, (1/sqrt(d)) * mean over tokens of ||ln_1(x)||_2 */
+    cs_template_set templates;   /* text side for cs_method_prompt_ensemble; CS_TEMPLATES_85 for
+                                    every preset (the official sets are an option) */
+} cs_method_params;
+
+/* Fills *params with the preset's official settings (table in docs/methods.md): n_blocks 0 / 6 /
+ * 1 / 1 / 1 / 1 / 6 (GEM: gem_depth 7 modifies the last 6), attentions QK / VV / IDENTITY /
+ * QQ_KK / QQ / KK_GAUSSIAN / SELF_SELF, positional rules BILINEAR / BILINEAR / BICUBIC_SIZE /
+ * BICUBIC_SCALE / BICUBIC_SCALE / BICUBIC_SCALE / BICUBIC_AA, sigma 5, 1 iteration,
+ * temperature 0 (per image), templates CS_TEMPLATES_85. A preset's n_blocks larger than the
+ * model's depth is rejected by the calls (CS_ERR_INVALID_ARGUMENT), never clamped.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, method outside cs_method). */
+CS_API cs_status cs_method_params_default(cs_method_params *params, cs_method method);
+
+/* Name of a preset ("raw", "clip-surgery", "maskclip", "sclip", "clearclip", "naclip", "gem"),
+ * static storage, NULL outside the enum; and the inverse (case-sensitive; also accepts
+ * "surgery" for clip-surgery). cs_method_from_name returns CS_OK or CS_ERR_INVALID_ARGUMENT. */
+CS_API const char *cs_method_name(cs_method method);
+CS_API cs_status cs_method_from_name(const char *name, cs_method *out);
+
+/* Runs a method on a batch of images: final tokens [batch, 1 + grid_h*grid_w, embed_dim] (row 0
+ * the class row as defined above, rows 1.. the patches row-major), after ln_post and proj, not
+ * normalised. Cosines with the text are the source of each method's maps (METHODS.md 0).
+ * params NULL: CS_METHOD_CLIP_SURGERY. CLIP Surgery and raw settings (parallel path, residual,
+ * attention QK or VV, bilinear positions) give exactly cs_surgery_apply's bits.
+ * Deterministic whatever was encoded before (positions resized from the stored table per call).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, batch <= 0, size <= 0, NaN/inf pixel, bad
+ *         size field, n_blocks outside 0..vision_layers, enum value outside its enum, sigma not
+ *         positive and finite, iterations outside 0..16, temperature negative or not finite),
+ *         CS_ERR_UNSUPPORTED (model without a ViT), CS_ERR_SHAPE (size not a multiple of the
+ *         patch), CS_ERR_TOO_LARGE (grid over 65536 cells), CS_ERR_BUFFER_TOO_SMALL,
+ *         CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_method_apply(cs_context *ctx, const cs_method_params *params,
+                                 const float *pixels, int batch, int height, int width,
+                                 float *features, size_t capacity);
+
+/* Building blocks of cs_method_apply. Token arrays are [n_tokens, vision_width] with n_tokens
+ * = 1 + grid_h * grid_w (the grid is needed by CS_ATTN_KK_GAUSSIAN only, but always checked).
+ * cs_method_attention: out = out_proj(attention of params->attention) of ln_1(tokens) for
+ * `block` (no residual); out: [n_tokens, width], must not overlap tokens.
+ * cs_method_block: one modified block step as described at cs_method_params. With
+ * parallel_path, x_ori gets the standard block and x_new the modified update (x_new must
+ * differ from x_ori); without it x_new is ignored (may be NULL) and x_ori is replaced.
+ * Both return CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, block outside 0..vision_layers-1,
+ * n_tokens != 1 + grid_h*grid_w, bad params), CS_ERR_UNSUPPORTED (no ViT),
+ * CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_method_attention(cs_context *ctx, int block, const cs_method_params *params,
+                                     const float *tokens, int grid_h, int grid_w,
+                                     int n_tokens, float *out);
+CS_API cs_status cs_method_block(cs_context *ctx, int block, const cs_method_params *params,
+                                 float *x_ori, float *x_new, int grid_h, int grid_w,
+                                 int n_tokens);
+
+/* The positional table a rule gives for a grid_h x grid_w grid: [1 + grid_h*grid_w,
+ * vision_width] (row 0 the class position, unchanged), from the model's stored table.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, grid <= 0, rule outside the enum),
+ *         CS_ERR_UNSUPPORTED (no ViT), CS_ERR_TOO_LARGE (over 65536 cells),
+ *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_positional_table(const cs_model *model, cs_pos_resize rule, int grid_h,
+                                     int grid_w, float *out, size_t capacity);
+
+/* NACLIP's additive attention bias Omega (METHODS.md 4): [1 + N, 1 + N], N = grid_h * grid_w;
+ * row 0 and column 0 zero; Omega[p, p'] = exp(-((i-i')^2 + (j-j')^2) / (2 sigma^2)) for
+ * patches p = (i, j), p' = (i', j') (token 1 + i*grid_w + j), over the whole grid.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, grid <= 0, sigma not positive and finite),
+ *         CS_ERR_TOO_LARGE (over 65536 cells), CS_ERR_BUFFER_TOO_SMALL. */
+CS_API cs_status cs_naclip_bias(int grid_h, int grid_w, float sigma, float *out,
+                                size_t capacity);
+
+/* Prompt ensemble with the template set of params->templates (params NULL: the 85): per class,
+ * each template encoded, L2-normalised, averaged, re-normalised (as cs_prompt_ensemble, which
+ * equals CS_TEMPLATES_85). features: [n_classes, embed_dim]. Statuses as cs_prompt_ensemble,
+ * plus CS_ERR_INVALID_ARGUMENT for a template set outside the enum. */
+CS_API cs_status cs_method_prompt_ensemble(cs_context *ctx, const cs_method_params *params,
+                                           const char *const *class_names, int n_classes,
+                                           float *features, size_t capacity);
+
+/* Patch cosines of a method, upsampled: the image is encoded on its floor(height/patch) x
+ * floor(width/patch) grid (trailing rows/columns that do not fill a patch are not seen, as the
+ * official convolution), the patch rows L2-normalised and multiplied by text_features^T
+ * (normalised by the caller), and each class map bilinearly upsampled (align_corners false)
+ * to height x width (SCLIP/NACLIP forward_feature). pixels: [3, height, width] (one image);
+ * logits: [n_texts, height, width], raw cosines (no scale, no softmax).
+ * Returns as cs_method_apply (CS_ERR_SHAPE when a side is below one patch). */
+CS_API cs_status cs_method_logits(cs_context *ctx, const cs_method_params *params,
+                                  const float *pixels, int height, int width,
+                                  const float *text_features, int n_texts, float *logits,
+                                  size_t capacity);
+
+/* Sliding-window inference (SCLIP clip_segmentor.forward_slide): per axis of length L,
+ * n = max(L - crop + stride - 1, 0) / stride + 1 windows, window i = [a, b) with a = i*stride,
+ * b = min(a + crop, L), a = max(b - crop, 0); each window's cs_method_logits (no padding) is
+ * added at its place and the sum divided by the per-pixel count. Same arguments as
+ * cs_method_logits plus crop (>= patch) and stride (1..crop). logits: [n_texts, height, width].
+ * Returns as cs_method_logits, plus CS_ERR_INVALID_ARGUMENT for crop or stride out of range. */
+CS_API cs_status cs_slide_logits(cs_context *ctx, const cs_method_params *params,
+                                 const float *pixels, int height, int width, int crop,
+                                 int stride, const float *text_features, int n_texts,
+                                 float *logits, size_t capacity);
+
+/* PAMR (pixel-adaptive mask refinement, SCLIP/NACLIP pamr.py, METHODS.md 6).
+ * image: [3, height, width] the normalised network input; mask: [n_classes, mask_h, mask_w]
+ * (resized bilinearly with align_corners true to height x width first, when the sizes differ);
+ * dilations: n_dilations values >= 1 (NACLIP: 8, 16); iterations >= 0 (NACLIP 10).
+ * out: [n_classes, height, width], caller-owned, must not overlap the inputs.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0, a dilation < 1, n_dilations outside
+ *         1..64, iterations outside 0..1000), CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL,
+ *         CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_pamr(const float *image, int height, int width, const float *mask,
+                         int n_classes, int mask_h, int mask_w, const int *dilations,
+                         int n_dilations, int iterations, float *out, size_t capacity);
+
+/* SCLIP postprocess_result: logits [n_texts, height, width] bilinearly resized (align_corners
+ * false) to out_h x out_w, per pixel softmax over the texts of logit_scale * logits, label = the
+ * first maximum; when its probability is below bg_threshold the label is 0 (the first text, by
+ * convention the background query). labels: [out_h, out_w] uint8 (n_texts <= 256).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0, n_texts > 256, scale or threshold
+ *         not finite), CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_logits_to_labels(const float *logits, int n_texts, int height, int width,
+                                     int out_h, int out_w, float logit_scale,
+                                     float bg_threshold, uint8_t *labels, size_t capacity);
+
+/* The mmseg test pipeline (METHODS.md 7): mmcv Resize(scale=(long_side, short_side),
+ * keep_ratio=True): f = min(long_side / max(W0, H0), short_side / min(W0, H0)),
+ * W = int(W0 f + 0.5), H = int(H0 f + 0.5); cv2 INTER_LINEAR on the 8-bit pixels (bit-exact
+ * for downscales; see cs_image_resize_cv2_linear), then float32 (v - mean) / std with mmseg's
+ * constants mean (122.771, 116.746, 104.094), std (68.501, 66.632, 70.323).
+ * cs_mmseg_size gives (H, W) only. out: [3, H, W] float32 CHW, capacity in floats.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a side <= 0 or over 65536),
+ *         CS_ERR_TOO_LARGE (result over 2^28 pixels), CS_ERR_BUFFER_TOO_SMALL (out_h and out_w
+ *         still set), CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_mmseg_size(int width, int height, int short_side, int long_side,
+                               int *out_h, int *out_w);
+CS_API cs_status cs_image_preprocess_mmseg(const cs_image *image, int short_side, int long_side,
+                                           float *out, size_t capacity, int *out_h, int *out_w);
+/* cv2.resize(INTER_LINEAR) of 8-bit RGB (fixed-point weights of 2048, cv2's vectorised vertical
+ * rounding; METHODS.md 7). out: [out_h, out_w, 3] uint8, capacity in bytes.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL,
+ *         CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_image_resize_cv2_linear(const cs_image *image, int out_w, int out_h,
+                                            uint8_t *out, size_t capacity);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Text encoder and prompt ensembles (REFERENCE 3)                                            */

@@ -22,6 +22,18 @@ typedef struct cli_job {
     const char *model_path, *vocab, *out_dir, *maps_path, *out_mask, *batch_list;
     int size, threads, empty_text, no_cache, map_h, map_w, surgery_blocks;
     float threshold;
+    /* --method (default clip-surgery); method_surgery: raw or clip-surgery, whose maps go
+     * through feature surgery (the other methods use plain cosines unless --empty-text) */
+    const char *method_name;
+    cs_method_params method;
+    int method_surgery;
+    /* segment's dense pipeline (--preprocess mmseg, --slide, --pamr, --logit-scale,
+     * --bg-threshold, --logits): dense != 0 when any is given */
+    int dense, mmseg, short_side, slide_crop, slide_stride, pamr_iters, n_pamr_dil;
+    int pamr_dil[16];
+    float logit_scale, bg_threshold;
+    const char *logits_path;
+    int no_features; /* cli_job_run hands NULL features (the step computes its own) */
     char **image_args;
     int n_image_args, owns_image_args;
     char **texts;
@@ -62,12 +74,14 @@ int cli_job_count_inputs(cli_job *job);
 /* Reads the --batch list, loads model, context, text features (through the cache). Returns CLI_OK
  * or an exit code. */
 int cli_job_prepare(cli_job *job);
-/* Surgery features of one input, L2-normalised per token: [n_tokens, dim] malloc'd. */
+/* Features of one input with the job's method (CLIP Surgery by default), L2-normalised per
+ * token: [n_tokens, dim] malloc'd. */
 int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n_tokens,
                      int *grid_h, int *grid_w);
 /* --- job_surgery.c ------------------------------------------------------------------------- */
 /* Similarity after feature surgery: label-set form when n_texts > 1 and not empty_text (or
- * force_empty), else the empty-text form. [n_tokens, n_texts] malloc'd. */
+ * force_empty), else the empty-text form; for a --method other than raw and clip-surgery, the
+ * plain cosines unless --empty-text. [n_tokens, n_texts] malloc'd. */
 int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int force_empty,
                        float **similarity);
 

@@ -1,5 +1,5 @@
-/* clipsurgery encode-image MODEL INPUT [--size S] [--mode raw|surgery] [--surgery-blocks K]
- *                          [--threads N] --out FILE.safetensors */
+/* clipsurgery encode-image MODEL INPUT [--size S] [--method NAME | --mode raw|surgery]
+ *                          [--surgery-blocks K] [--threads N] --out FILE.safetensors */
 #include "cli.h"
 #include "io/safetensors.h"
 
@@ -10,7 +10,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: clipsurgery encode-image MODEL INPUT [--size S] [--mode raw|surgery]\n"
+            "usage: clipsurgery encode-image MODEL INPUT [--size S] [--method NAME]\n"
             "                                [--surgery-blocks K] [--threads N] --out FILE\n"
             "Encodes images with the CLIP image encoder and writes \"image_features\"\n"
             "[B, 1 + N, D] float32 (class token then the N patch tokens, not normalised) to\n"
@@ -20,17 +20,21 @@ static void help(FILE *f)
             "                     writes), or an image file (PNG/JPEG), preprocessed at --size\n"
             "  --size S           preprocessing size for image files (default: the model's\n"
             "                     image size); with pixel_values it must match H = W = S\n"
-            "  --mode M           surgery (default: CLIP Surgery's dual path in the last blocks)\n"
-            "                     or raw (plain CLIP on every token)\n"
-            "  --surgery-blocks K dual-path blocks counted from the last (default 6)\n"
+            "  --method NAME      clip-surgery (default: CLIP Surgery's dual path in the last\n"
+            "                     blocks), raw (plain CLIP on every token), maskclip, sclip,\n"
+            "                     clearclip, naclip or gem (each as its official code;\n"
+            "                     docs/methods.md); tokens after ln_post and proj\n"
+            "  --mode M           alias: surgery = --method clip-surgery, raw = --method raw\n"
+            "  --surgery-blocks K modified blocks counted from the last (default: the\n"
+            "                     method's, 6 for clip-surgery)\n"
             "  --threads N        threads for the library's own loops (default: all cores;\n"
             "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n");
 }
 
 int cmd_encode_image(int argc, char **argv)
 {
-    const char *model_path = NULL, *input = NULL, *out = NULL, *mode = "surgery";
-    int size = 0, blocks = 6, threads = 0;
+    const char *model_path = NULL, *input = NULL, *out = NULL, *method = "clip-surgery";
+    int size = 0, blocks = -1, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -42,7 +46,14 @@ int cmd_encode_image(int argc, char **argv)
         } else if (strcmp(a, "--mode") == 0) {
             if (++i >= argc || (strcmp(argv[i], "raw") && strcmp(argv[i], "surgery")))
                 return cli_usage_error("encode-image", "--mode is raw or surgery");
-            mode = argv[i];
+            method = strcmp(argv[i], "raw") == 0 ? "raw" : "clip-surgery";
+        } else if (strcmp(a, "--method") == 0) {
+            cs_method k;
+            if (++i >= argc || cs_method_from_name(argv[i], &k) != CS_OK)
+                return cli_usage_error("encode-image",
+                                       "--method is clip-surgery, raw, maskclip, sclip, "
+                                       "clearclip, naclip or gem");
+            method = cs_method_name(k);
         } else if (strcmp(a, "--surgery-blocks") == 0) {
             if (++i >= argc || cli_parse_int(argv[i], 0, 1000, &blocks))
                 return cli_usage_error("encode-image", "--surgery-blocks needs an integer >= 0");
@@ -125,10 +136,12 @@ int cmd_encode_image(int argc, char **argv)
         fprintf(stderr, "clipsurgery encode-image: out of memory\n");
         goto done;
     }
-    cs_surgery_params sp;
-    cs_surgery_params_default(&sp);
-    sp.n_blocks = strcmp(mode, "raw") == 0 ? 0 : blocks;
-    s = cs_surgery_apply(ctx, &sp, px, b, h, w, f, n);
+    cs_method kind = CS_METHOD_CLIP_SURGERY;
+    cs_method_from_name(method, &kind);
+    cs_method_params mp;
+    cs_method_params_default(&mp, kind);
+    if (blocks >= 0 && kind != CS_METHOD_RAW) mp.n_blocks = blocks;
+    s = cs_method_apply(ctx, &mp, px, b, h, w, f, n);
     if (s != CS_OK) {
         rc = cli_status_error("encode-image", input, s);
         goto done;
@@ -136,9 +149,14 @@ int cmd_encode_image(int argc, char **argv)
     int64_t shape[3] = {b, t, d};
     cs_st_entry e = {"image_features", CS_DT_F32, 3, shape, f};
     char blocks_s[16];
-    snprintf(blocks_s, sizeof blocks_s, "%d", sp.n_blocks);
-    cs_st_meta meta[2] = {{(char *)"mode", (char *)mode}, {(char *)"surgery_blocks", blocks_s}};
-    s = cs_st_write(out, &e, 1, meta, 2);
+    snprintf(blocks_s, sizeof blocks_s, "%d", mp.n_blocks);
+    const char *mode = kind == CS_METHOD_RAW ? "raw"
+                       : kind == CS_METHOD_CLIP_SURGERY ? "surgery"
+                                                        : method;
+    cs_st_meta meta[3] = {{(char *)"mode", (char *)mode},
+                          {(char *)"surgery_blocks", blocks_s},
+                          {(char *)"method", (char *)method}};
+    s = cs_st_write(out, &e, 1, meta, 3);
     if (s != CS_OK) {
         rc = cli_status_error("encode-image", out, s);
         goto done;

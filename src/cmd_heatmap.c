@@ -30,7 +30,10 @@ static const char help[] =
     "  --map-size HxW      map size (default: the original image; needed for pixel_values)\n"
     "  --batch LIST        more images, one path a line\n"
     "  --threads N         threads (default: all cores)\n"
-    "  --surgery-blocks K  dual-path blocks (default 6)\n"
+    "  --surgery-blocks K  dual-path blocks (default 6; modified blocks of --method)\n"
+    "  --method NAME       clip-surgery (default), raw, maskclip, sclip, clearclip, naclip,\n"
+    "                      gem; methods other than clip-surgery and raw map their plain\n"
+    "                      cosines (no feature surgery unless --empty-text)\n"
     "  --no-cache          do not read or write the text-feature cache\n";
 
 /* File-name part of each text: '/', '\\', spaces and control characters become '_', "" becomes
@@ -216,10 +219,13 @@ int cmd_heatmap(int argc, char **argv)
         char grid[32];
         snprintf(grid, sizeof grid, "%dx%d", g.grid_h, g.grid_w);
         int empty_form = job.empty_text || job.n_texts == 1;
-        cs_st_meta meta[3] = {{"clipsurgery.texts", names_json ? names_json : "[]"},
-                              {"clipsurgery.grid", grid},
-                              {"clipsurgery.form", empty_form ? "empty-text" : "label-set"}};
-        cs_status s = cs_st_write(job.maps_path, e, 2, meta, names_json ? 3 : 2);
+        const char *form = empty_form ? "empty-text" : "label-set";
+        if (!job.method_surgery && !job.empty_text) form = "cosine"; /* --method, plain cosines */
+        cs_st_meta meta[4] = {{"clipsurgery.grid", grid},
+                              {"clipsurgery.form", (char *)form},
+                              {"clipsurgery.method", (char *)job.method_name},
+                              {"clipsurgery.texts", names_json ? names_json : "[]"}};
+        cs_status s = cs_st_write(job.maps_path, e, 2, meta, names_json ? 4 : 3);
         free(names_json);
         if (s != CS_OK) rc = cli_status_error("heatmap", job.maps_path, s);
     }

@@ -13,7 +13,8 @@ static const char help[] =
     "label-set form for several texts, empty-text form for one or with --empty-text). With\n"
     "several images, one JSON object {\"image\", \"results\"} per line.\n"
     "options: --vocab PATH, --size S, --empty-text, --batch LIST, --threads N,\n"
-    "--surgery-blocks K, --no-cache\n";
+    "--surgery-blocks K, --no-cache, --method NAME (clip-surgery [default], raw, maskclip,\n"
+    "sclip, clearclip, naclip, gem; the others than clip-surgery and raw use plain cosines)\n";
 
 static int one_image(cli_job *job, const cli_image_step *st, void *user)
 {

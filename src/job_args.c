@@ -25,12 +25,59 @@ static int parse_map_size(const char *s, int *h, int *w)
     return 0;
 }
 
+/* --slide CROP:STRIDE */
+static int parse_slide(const char *s, int *crop, int *stride)
+{
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || *end != ':') return -1;
+    const char *q = end + 1;
+    long b = strtol(q, &end, 10);
+    if (end == q || *end || a < 1 || a > 65536 || b < 1 || b > a) return -1;
+    *crop = (int)a;
+    *stride = (int)b;
+    return 0;
+}
+
+/* --pamr ITERS:D1,D2,... */
+static int parse_pamr(const char *s, int *iters, int *dil, int *n_dil)
+{
+    char *end;
+    long it = strtol(s, &end, 10);
+    if (end == s || *end != ':' || it < 0 || it > 1000) return -1;
+    int n = 0;
+    const char *q = end + 1;
+    for (;;) {
+        long d = strtol(q, &end, 10);
+        if (end == q || d < 1 || d > 65536 || n == 16) return -1;
+        dil[n++] = (int)d;
+        if (*end == '\0') break;
+        if (*end != ',') return -1;
+        q = end + 1;
+    }
+    *iters = (int)it;
+    *n_dil = n;
+    return 0;
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out)
+{
+    char *end;
+    float v = strtof(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
 int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *help)
 {
     const char *cmd = job->cmd;
     job->size = 224;
     job->threshold = 0.8f;
     job->surgery_blocks = -1;
+    job->method_name = "clip-surgery";
+    job->short_side = 336;
+    job->logit_scale = 40.0f;
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int *after_dd = calloc((size_t)argc + 1, sizeof *after_dd);
     if (!pos || !after_dd) {
@@ -50,7 +97,9 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
         }
         static const char *const valued[] = {
             "--vocab",   "--batch",          "--out-dir",  "--maps",      "--out", "--size",
-            "--threads", "--surgery-blocks", "--map-size", "--threshold", NULL};
+            "--threads", "--surgery-blocks", "--map-size", "--threshold", "--method",
+            "--preprocess", "--short-side", "--slide", "--pamr", "--logit-scale",
+            "--bg-threshold", "--logits", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= strcmp(a, valued[k]) == 0;
         if (strcmp(a, "--") == 0)
@@ -94,8 +143,56 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             job->threshold = strtof(argv[++i], &end);
             if (*end || !(job->threshold >= 0.0f && job->threshold <= 1.0f))
                 rc = cli_usage_error(cmd, "bad --threshold %s (0..1)", argv[i]);
+        } else if (strcmp(a, "--method") == 0) {
+            cs_method k;
+            job->method_name = argv[++i];
+            if (cs_method_from_name(job->method_name, &k) != CS_OK)
+                rc = cli_usage_error(cmd,
+                                     "bad --method %s (clip-surgery, raw, maskclip, sclip, "
+                                     "clearclip, naclip, gem)", argv[i]);
+        } else if (!(kind & JOB_SEGMENT)) {
+            rc = cli_usage_error(cmd, "unknown option %s", a);
+        } else if (strcmp(a, "--preprocess") == 0) {
+            job->dense = 1;
+            if (strcmp(argv[++i], "mmseg") == 0)
+                job->mmseg = 1;
+            else if (strcmp(argv[i], "squash") == 0)
+                job->mmseg = 0;
+            else
+                rc = cli_usage_error(cmd, "bad --preprocess %s (squash or mmseg)", argv[i]);
+        } else if (strcmp(a, "--short-side") == 0) {
+            if (cli_parse_int(argv[++i], 1, 65536, &job->short_side))
+                rc = cli_usage_error(cmd, "bad --short-side %s", argv[i]);
+        } else if (strcmp(a, "--slide") == 0) {
+            job->dense = 1;
+            if (parse_slide(argv[++i], &job->slide_crop, &job->slide_stride))
+                rc = cli_usage_error(cmd, "bad --slide %s (CROP:STRIDE, 1 <= STRIDE <= CROP)",
+                                     argv[i]);
+        } else if (strcmp(a, "--pamr") == 0) {
+            job->dense = 1;
+            if (parse_pamr(argv[++i], &job->pamr_iters, job->pamr_dil, &job->n_pamr_dil))
+                rc = cli_usage_error(cmd, "bad --pamr %s (ITERS:D1,D2,..., e.g. 10:8,16)",
+                                     argv[i]);
+        } else if (strcmp(a, "--logit-scale") == 0) {
+            job->dense = 1;
+            if (parse_float(argv[++i], 0.0f, 1e6f, &job->logit_scale))
+                rc = cli_usage_error(cmd, "bad --logit-scale %s", argv[i]);
+        } else if (strcmp(a, "--bg-threshold") == 0) {
+            job->dense = 1;
+            if (parse_float(argv[++i], 0.0f, 1.0f, &job->bg_threshold))
+                rc = cli_usage_error(cmd, "bad --bg-threshold %s (0..1)", argv[i]);
+        } else if (strcmp(a, "--logits") == 0) {
+            job->dense = 1;
+            job->logits_path = argv[++i];
         } else
             rc = cli_usage_error(cmd, "unknown option %s", a);
+    }
+    if (rc < 0) {
+        cs_method k = CS_METHOD_CLIP_SURGERY;
+        cs_method_from_name(job->method_name, &k);
+        cs_method_params_default(&job->method, k);
+        job->method_surgery = k == CS_METHOD_CLIP_SURGERY || k == CS_METHOD_RAW;
+        job->no_features = job->dense;
     }
     if (rc < 0 && n_pos < 1) rc = cli_usage_error(cmd, "MODEL is required");
     if (rc < 0) {

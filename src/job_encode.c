@@ -56,10 +56,9 @@ int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n
     size_t n = (size_t)nt * (size_t)job->dim;
     float *f = malloc(sizeof(float) * n);
     if (!f) return CLI_RUNTIME;
-    cs_surgery_params sp;
-    cs_surgery_params_default(&sp);
-    if (job->surgery_blocks >= 0) sp.n_blocks = job->surgery_blocks;
-    cs_status s = cs_surgery_apply(job->ctx, &sp, in->pixels, 1, in->height, in->width, f, n);
+    cs_method_params mp = job->method;
+    if (job->surgery_blocks >= 0) mp.n_blocks = job->surgery_blocks;
+    cs_status s = cs_method_apply(job->ctx, &mp, in->pixels, 1, in->height, in->width, f, n);
     if (s != CS_OK) {
         free(f);
         return cli_status_error(job->cmd, in->path, s);

@@ -36,8 +36,9 @@ int cli_job_run(cli_job *job, cli_image_fn fn, void *user)
         for (int i = 0; rc == CLI_OK && i < n_inputs; i++) {
             cli_image_step step = {&inputs[i], done, total, NULL, 0, 0, 0};
             float *features = NULL;
-            rc = cli_job_features(job, &inputs[i], &features, &step.n_tokens, &step.grid_h,
-                                  &step.grid_w);
+            if (!job->no_features)
+                rc = cli_job_features(job, &inputs[i], &features, &step.n_tokens, &step.grid_h,
+                                      &step.grid_w);
             step.features = features;
             if (rc == CLI_OK) rc = fn(job, &step, user);
             free(features);

@@ -10,7 +10,10 @@ int cli_job_similarity(cli_job *job, const float *features, int n_tokens, int fo
     float *sim = malloc(sizeof(float) * n);
     if (!sim) return CLI_RUNTIME;
     cs_status s;
-    if (job->n_texts > 1 && !job->empty_text && !force_empty)
+    if (!job->method_surgery && !job->empty_text)
+        s = cs_similarity(features, 1, n_tokens, job->text_features, job->n_texts, job->dim, sim,
+                          n);
+    else if (job->n_texts > 1 && !job->empty_text && !force_empty)
         s = cs_feature_surgery_label_set(features, 1, n_tokens, job->text_features, job->n_texts,
                                          job->dim, sim, n);
     else

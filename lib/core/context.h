@@ -24,6 +24,9 @@ enum {
     CS_BUF_TMP,      /* small per-call temporaries (rows gathered for projection, ...) */
     CS_BUF_GATHER,   /* q, k, v rows of one text gathered from shared prefixes */
     CS_BUF_OUT,      /* features in processing order before scattering */
+    CS_BUF_SCORES2,  /* second attention score block (dense methods) */
+    CS_BUF_ZBUF,     /* per-head normalised q/k/v copies (GEM self-self attention) */
+    CS_BUF_BIAS,     /* additive attention bias [n_tokens, n_tokens] (NACLIP) */
     CS_BUF_COUNT
 };
 

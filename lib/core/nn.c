@@ -199,7 +199,10 @@ cs_status cs_nn_check_kind(cs_attention_kind kind)
     case CS_ATTN_QQ_KK:
     case CS_ATTN_QQ:
     case CS_ATTN_KK_GAUSSIAN:
-        return cs_fail(CS_ERR_UNSUPPORTED, "attention kind %d is reserved and not implemented yet",
+    case CS_ATTN_SELF_SELF:
+        return cs_fail(CS_ERR_UNSUPPORTED,
+                       "attention kind %d is not available in the dual path of cs_surgery_apply "
+                       "(the dense-method calls, cs_method_apply, compute it)",
                        (int)kind);
     }
     return cs_fail(CS_ERR_INVALID_ARGUMENT, "attention kind %d is not a cs_attention_kind",

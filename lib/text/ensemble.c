@@ -6,6 +6,7 @@
 #include "text/text_encoder.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,14 +36,14 @@ static char *fill_template(const char *tpl, const char *name)
     return s;
 }
 
-CS_API cs_status cs_prompt_ensemble(cs_context *ctx, const char *const *class_names,
-                                    int n_classes, float *features, size_t capacity)
+/* Ensemble over the templates tpl(0) .. tpl(nt - 1). */
+static cs_status ensemble_with(cs_context *ctx, const char *(*tpl)(int), int nt,
+                               const char *const *class_names, int n_classes, float *features,
+                               size_t capacity)
 {
-    cs_clear_error();
     if (!ctx || !ctx->model) return cs_fail(CS_ERR_INVALID_ARGUMENT, "context must not be NULL");
     if (!class_names || !features)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "class_names and features must not be NULL");
-    int nt = cs_prompt_template_count();
     if (n_classes <= 0 || n_classes > INT32_MAX / nt)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "n_classes %d out of range", n_classes);
     int d = ctx->model->embed_dim;
@@ -61,7 +62,7 @@ CS_API cs_status cs_prompt_ensemble(cs_context *ctx, const char *const *class_na
     cs_status st = CS_OK;
     for (int c = 0; c < n_classes && st == CS_OK; c++)
         for (int i = 0; i < nt; i++) {
-            texts[(size_t)c * nt + i] = fill_template(cs_prompt_template(i), class_names[c]);
+            texts[(size_t)c * nt + i] = fill_template(tpl(i), class_names[c]);
             if (!texts[(size_t)c * nt + i]) {
                 st = cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot build prompt for class %d", c);
                 break;
@@ -105,6 +106,48 @@ CS_API cs_status cs_prompt_ensemble(cs_context *ctx, const char *const *class_na
     free(out);
     free(ids);
     return st;
+}
+
+CS_API cs_status cs_prompt_ensemble(cs_context *ctx, const char *const *class_names,
+                                    int n_classes, float *features, size_t capacity)
+{
+    cs_clear_error();
+    return ensemble_with(ctx, cs_prompt_template, cs_prompt_template_count(), class_names,
+                         n_classes, features, capacity);
+}
+
+static const char *photo_template(int i)
+{
+    return i == 0 ? "a photo of a {}." : NULL;
+}
+
+/* The official template sets of the dense methods (docs/methods.md): the 85 of the reference
+ * (MaskCLIP's own), the 80 OpenAI ImageNet templates (SCLIP, ClearCLIP, NACLIP: the first 80 of
+ * the 85) and GEM's single template. */
+CS_API cs_status cs_method_prompt_ensemble(cs_context *ctx, const cs_method_params *params,
+                                           const char *const *class_names, int n_classes,
+                                           float *features, size_t capacity)
+{
+    cs_clear_error();
+    cs_template_set set = CS_TEMPLATES_85;
+    if (params) {
+        if (params->size < offsetof(cs_method_params, templates) + sizeof(cs_template_set))
+            return cs_fail(CS_ERR_INVALID_ARGUMENT,
+                           "cs_method_params.size %zu is too small (use "
+                           "cs_method_params_default)", params->size);
+        set = params->templates;
+    }
+    switch (set) {
+    case CS_TEMPLATES_85:
+        return ensemble_with(ctx, cs_prompt_template, cs_prompt_template_count(), class_names,
+                             n_classes, features, capacity);
+    case CS_TEMPLATES_IMAGENET_80:
+        return ensemble_with(ctx, cs_prompt_template, 80, class_names, n_classes, features,
+                             capacity);
+    case CS_TEMPLATES_PHOTO:
+        return ensemble_with(ctx, photo_template, 1, class_names, n_classes, features, capacity);
+    }
+    return cs_fail(CS_ERR_INVALID_ARGUMENT, "template set %d is not a cs_template_set", (int)set);
 }
 
 CS_API cs_status cs_redundant_feature(cs_context *ctx, float *out, size_t capacity)

@@ -8,14 +8,13 @@
 #include "core/context.h"
 #include "io/model.h"
 #include "core/nn.h"
+#include "vision/vit.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Grid cells above this are refused (scores alone would need n^2 floats per head). */
-#define CS_MAX_GRID_CELLS 65536
 /* Rows of the token matrix processed together (several images of a batch per GEMM). */
 #define CS_VIT_CHUNK_ROWS 4096
 
@@ -40,7 +39,7 @@ CS_API int cs_model_image_tokens(const cs_model *model, int height, int width)
     return 1 + (int)cells;
 }
 
-static cs_status check_ctx(const cs_context *ctx)
+cs_status cs_vit_check_ctx(const cs_context *ctx)
 {
     if (!ctx || !ctx->model) return cs_fail(CS_ERR_INVALID_ARGUMENT, "context must not be NULL");
     const cs_vision_weights *v = &ctx->model->vision;
@@ -49,7 +48,7 @@ static cs_status check_ctx(const cs_context *ctx)
     return CS_OK;
 }
 
-static cs_status check_size(const cs_model *m, int height, int width, int *gh, int *gw)
+cs_status cs_vit_check_size(const cs_model *m, int height, int width, int *gh, int *gw)
 {
     int p = m->vision.patch_size;
     if (height <= 0 || width <= 0)
@@ -89,7 +88,7 @@ static cs_status pos_table(cs_context *ctx, int gh, int gw, const float **out)
 }
 
 /* Embeds `batch` images [3, H, W] into x [batch * T, C] (T = 1 + gh*gw), with ln_pre. */
-static cs_status embed_batch(cs_context *ctx, const float *pixels, int batch, int height,
+cs_status cs_vit_embed_batch(cs_context *ctx, const float *pixels, int batch, int height,
                              int width, int gh, int gw, const float *pos, float *x)
 {
     const cs_vision_weights *v = &ctx->model->vision;
@@ -121,7 +120,7 @@ static cs_status embed_batch(cs_context *ctx, const float *pixels, int batch, in
 }
 
 /* ln_1 and the packed q, k, v projection of `rows` rows of x (stride C) into the QKV slot. */
-static cs_status ln_qkv(cs_context *ctx, const cs_block_weights *blk, const float *x, int rows,
+cs_status cs_vit_ln_qkv(cs_context *ctx, const cs_block_weights *blk, const float *x, int rows,
                         float **qkv_out)
 {
     const cs_vision_weights *v = &ctx->model->vision;
@@ -153,13 +152,13 @@ static cs_status attn_batch(cs_context *ctx, const float *qkv, int n_seq, int t,
 }
 
 /* One plain block on n_seq sequences of t tokens stored contiguously in x. */
-static cs_status block_plain(cs_context *ctx, int block, float *x, int n_seq, int t)
+cs_status cs_vit_block_plain(cs_context *ctx, int block, float *x, int n_seq, int t)
 {
     const cs_model *m = ctx->model;
     const cs_block_weights *blk = &m->vision.blocks[block];
     int c = m->vision.width, rows = n_seq * t;
     float *qkv, *att;
-    cs_status st = ln_qkv(ctx, blk, x, rows, &qkv);
+    cs_status st = cs_vit_ln_qkv(ctx, blk, x, rows, &qkv);
     if (st != CS_OK) return st;
     if (!(att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)rows * c))) return CS_ERR_OUT_OF_MEMORY;
     if ((st = attn_batch(ctx, qkv, n_seq, t, CS_ATTN_QK, t, att, t)) != CS_OK) return st;
@@ -182,7 +181,7 @@ static cs_status block_dual(cs_context *ctx, int block, const cs_surgery_params 
     int c = m->vision.width, rows = n_seq * t, act = (int)m->activation;
     float eps = m->layer_norm_eps;
     float *qkv, *att, *att2;
-    cs_status st = ln_qkv(ctx, blk, x_ori, rows, &qkv);
+    cs_status st = cs_vit_ln_qkv(ctx, blk, x_ori, rows, &qkv);
     if (st != CS_OK) return st;
     att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)rows * c);
     att2 = cs_ctx_buf(ctx, CS_BUF_ATT2, (size_t)rows * c);
@@ -213,7 +212,7 @@ static cs_status block_dual(cs_context *ctx, int block, const cs_surgery_params 
 }
 
 /* ln_post and projection of `rows` rows (stride C) into features [rows, D]. */
-static cs_status project(cs_context *ctx, const float *x, int rows, float *features)
+cs_status cs_vit_project(cs_context *ctx, const float *x, int rows, float *features)
 {
     const cs_model *m = ctx->model;
     const cs_vision_weights *v = &m->vision;
@@ -252,7 +251,7 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
                                   float *features, size_t capacity)
 {
     cs_clear_error();
-    cs_status st = check_ctx(ctx);
+    cs_status st = cs_vit_check_ctx(ctx);
     if (st != CS_OK) return st;
     const cs_model *m = ctx->model;
     if (!pixels || !features)
@@ -261,7 +260,7 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
     cs_surgery_params sp;
     if ((st = read_surgery(m, surgery, &sp, 1)) != CS_OK) return st;
     int gh, gw;
-    if ((st = check_size(m, height, width, &gh, &gw)) != CS_OK) return st;
+    if ((st = cs_vit_check_size(m, height, width, &gh, &gw)) != CS_OK) return st;
     int t = 1 + gh * gw, c = m->vision.width, d = m->embed_dim;
     size_t need;
     if (!cs_mul_size((size_t)batch * (size_t)t, (size_t)d, &need))
@@ -288,11 +287,11 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
      * later chunks cannot fail. */
     for (int b0 = 0; b0 < batch; b0 += per_chunk) {
         int nb = batch - b0 < per_chunk ? batch - b0 : per_chunk;
-        if ((st = embed_batch(ctx, pixels + (size_t)b0 * plane, nb, height, width, gh, gw, pos,
+        if ((st = cs_vit_embed_batch(ctx, pixels + (size_t)b0 * plane, nb, height, width, gh, gw, pos,
                               x)) != CS_OK)
             return st;
         for (int l = 0; l < first_dual; l++)
-            if ((st = block_plain(ctx, l, x, nb, t)) != CS_OK) return st;
+            if ((st = cs_vit_block_plain(ctx, l, x, nb, t)) != CS_OK) return st;
         const float *out = x;
         if (sp.n_blocks > 0) {
             memcpy(xn, x, (size_t)nb * t * c * sizeof(float));
@@ -306,7 +305,7 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
                     memcpy(xn + (size_t)b * t * c, x + (size_t)b * t * c, (size_t)c * sizeof(float));
             out = xn;
         }
-        if ((st = project(ctx, out, nb * t, features + (size_t)b0 * t * d)) != CS_OK) return st;
+        if ((st = cs_vit_project(ctx, out, nb * t, features + (size_t)b0 * t * d)) != CS_OK) return st;
     }
     return CS_OK;
 }
@@ -324,24 +323,24 @@ CS_API cs_status cs_vision_embed(cs_context *ctx, const float *pixels, int heigh
                                  float *tokens, size_t capacity)
 {
     cs_clear_error();
-    cs_status st = check_ctx(ctx);
+    cs_status st = cs_vit_check_ctx(ctx);
     if (st != CS_OK) return st;
     if (!pixels || !tokens)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "pixels and tokens must not be NULL");
     int gh, gw;
-    if ((st = check_size(ctx->model, height, width, &gh, &gw)) != CS_OK) return st;
+    if ((st = cs_vit_check_size(ctx->model, height, width, &gh, &gw)) != CS_OK) return st;
     size_t need = (size_t)(1 + gh * gw) * (size_t)ctx->model->vision.width;
     if (capacity < need)
         return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "tokens need %zu floats, capacity is %zu", need,
                        capacity);
     const float *pos;
     if ((st = pos_table(ctx, gh, gw, &pos)) != CS_OK) return st;
-    return embed_batch(ctx, pixels, 1, height, width, gh, gw, pos, tokens);
+    return cs_vit_embed_batch(ctx, pixels, 1, height, width, gh, gw, pos, tokens);
 }
 
 static cs_status check_block(const cs_context *ctx, int block, int n_tokens)
 {
-    cs_status st = check_ctx(ctx);
+    cs_status st = cs_vit_check_ctx(ctx);
     if (st != CS_OK) return st;
     if (block < 0 || block >= ctx->model->vision.layers)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "block %d out of range 0..%d", block,
@@ -358,7 +357,7 @@ CS_API cs_status cs_vision_block(cs_context *ctx, int block, float *tokens, int 
     cs_status st = check_block(ctx, block, n_tokens);
     if (st != CS_OK) return st;
     if (!tokens) return cs_fail(CS_ERR_INVALID_ARGUMENT, "tokens must not be NULL");
-    return block_plain(ctx, block, tokens, 1, n_tokens);
+    return cs_vit_block_plain(ctx, block, tokens, 1, n_tokens);
 }
 
 CS_API cs_status cs_block_attention(cs_context *ctx, int block, cs_attention_kind kind,
@@ -372,7 +371,7 @@ CS_API cs_status cs_block_attention(cs_context *ctx, int block, cs_attention_kin
     const cs_block_weights *blk = &ctx->model->vision.blocks[block];
     int c = ctx->model->vision.width;
     float *qkv, *att;
-    if ((st = ln_qkv(ctx, blk, tokens, n_tokens, &qkv)) != CS_OK) return st;
+    if ((st = cs_vit_ln_qkv(ctx, blk, tokens, n_tokens, &qkv)) != CS_OK) return st;
     if (!(att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)n_tokens * c))) return CS_ERR_OUT_OF_MEMORY;
     if ((st = attn_batch(ctx, qkv, 1, n_tokens, kind, n_tokens, att, n_tokens)) != CS_OK)
         return st;
@@ -403,7 +402,7 @@ CS_API cs_status cs_vision_project(cs_context *ctx, const float *tokens, int n_t
                                    float *features, size_t capacity)
 {
     cs_clear_error();
-    cs_status st = check_ctx(ctx);
+    cs_status st = cs_vit_check_ctx(ctx);
     if (st != CS_OK) return st;
     if (!tokens || !features)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "tokens and features must not be NULL");
@@ -413,5 +412,5 @@ CS_API cs_status cs_vision_project(cs_context *ctx, const float *tokens, int n_t
     if (capacity < need)
         return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "features need %zu floats, capacity is %zu", need,
                        capacity);
-    return project(ctx, tokens, n_tokens, features);
+    return cs_vit_project(ctx, tokens, n_tokens, features);
 }

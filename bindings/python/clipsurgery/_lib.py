@@ -67,6 +67,22 @@ class SurgeryParams(ctypes.Structure):
                 ("cls_from_new_path", ctypes.c_int)]
 
 
+class MethodParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t),
+                ("method", ctypes.c_int),
+                ("n_blocks", ctypes.c_int),
+                ("attention", ctypes.c_int),
+                ("parallel_path", ctypes.c_int),
+                ("keep_residual", ctypes.c_int),
+                ("keep_ffn", ctypes.c_int),
+                ("cls_from_new_path", ctypes.c_int),
+                ("pos_resize", ctypes.c_int),
+                ("gaussian_sigma", ctypes.c_float),
+                ("gem_iterations", ctypes.c_int),
+                ("gem_temperature", ctypes.c_float),
+                ("templates", ctypes.c_int)]
+
+
 Image_p = ctypes.POINTER(Image)
 
 # name -> (restype, [argtypes]). Functions absent from the loaded library (an older build, or a
@@ -115,6 +131,11 @@ _PROTOTYPES = {
     "cs_surgery_apply": (c_status, [c_void_p, ctypes.POINTER(SurgeryParams), c_float_p,
                                     ctypes.c_int, ctypes.c_int, ctypes.c_int, c_float_p,
                                     ctypes.c_size_t]),
+    "cs_method_params_default": (c_status, [ctypes.POINTER(MethodParams), ctypes.c_int]),
+    "cs_method_from_name": (c_status, [ctypes.c_char_p, c_int_p]),
+    "cs_method_apply": (c_status, [c_void_p, ctypes.POINTER(MethodParams), c_float_p,
+                                   ctypes.c_int, ctypes.c_int, ctypes.c_int, c_float_p,
+                                   ctypes.c_size_t]),
     "cs_encode_token_ids": (c_status, [c_void_p, c_int32_p, ctypes.c_int, c_float_p,
                                        ctypes.c_size_t]),
     "cs_encode_texts": (c_status, [c_void_p, c_char_p_p, ctypes.c_int, c_float_p,

@@ -63,6 +63,17 @@ def _call(name, *args):
     return status
 
 
+METHODS = ("clip-surgery", "raw", "maskclip", "sclip", "clearclip", "naclip", "gem")
+
+
+def _check_method(method):
+    if method == "surgery":
+        method = "clip-surgery"
+    if method not in METHODS:
+        raise ValueError("method must be one of %s, not %r" % (", ".join(METHODS), method))
+    return method
+
+
 def _encode_texts(texts):
     """str or list of str -> (ctypes char* array, count)."""
     if isinstance(texts, (str, bytes)):
@@ -125,12 +136,17 @@ class Model(object):
     vocab: the vocabulary (bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder); None looks
            beside the weights.
     threads: threads for the library's own loops (0 = all cores).
+    method: the image encoder of the map calls (similarity, similarity_maps, heatmaps, points,
+            segment, labels) and the default of encode_image: 'clip-surgery' (default), 'raw',
+            'maskclip', 'sclip', 'clearclip', 'naclip' or 'gem' (docs/methods.md). Methods other
+            than clip-surgery and raw give plain cosines (no feature surgery).
 
     A Model may be used from several Python threads; calls are serialised by a lock because a
     cs_context is one-thread-at-a-time. Use `with Model(...) as m:` or call close()."""
 
-    def __init__(self, path, vocab=None, threads=0):
+    def __init__(self, path, vocab=None, threads=0, method="clip-surgery"):
         self._model = None
+        self.method = _check_method(method)
         self._ctx = None
         self._lock = threading.Lock()
         self._redundant = None
@@ -227,17 +243,33 @@ class Model(object):
                   cbuf(out), n)
         elif mode == "raw":
             _call("cs_encode_images", ctx, ptr, batch, height, width, cbuf(out), n)
+        elif mode in METHODS:
+            kind = ctypes.c_int()
+            _call("cs_method_from_name", mode.encode(), ctypes.byref(kind))
+            params = L.MethodParams()
+            _call("cs_method_params_default", ctypes.byref(params), kind.value)
+            _call("cs_method_apply", ctx, ctypes.byref(params), ptr, batch, height, width,
+                  cbuf(out), n)
         else:
             raise ValueError("mode must be 'surgery' or 'raw', not %r" % (mode,))
         return out, n_tokens
 
-    def encode_image(self, pixels_or_path, mode="surgery", size=224):
+    def _mode(self):
+        """The _features mode of the model's method."""
+        return "surgery" if self.method == "clip-surgery" else self.method
+
+    def encode_image(self, pixels_or_path, mode=None, size=224, method=None):
         """Image features [B, 1 + N, D] (class token first; not normalised).
 
         pixels_or_path: an image file (decoded and preprocessed to size x size, B = 1), or
         normalised pixels: numpy array / nested list [B, 3, H, W] or [3, H, W], or a flat list of
-        B*3*size*size floats. mode: 'surgery' (architecture surgery, reference defaults) or
-        'raw' (plain CLIP on every token)."""
+        B*3*size*size floats. method: 'clip-surgery', 'raw', 'maskclip', 'sclip', 'clearclip',
+        'naclip' or 'gem' (the final tokens of that method after ln_post and proj; default the
+        model's method). mode: the older alias, 'surgery' (= clip-surgery) or 'raw'."""
+        if method is not None:
+            mode = "surgery" if _check_method(method) == "clip-surgery" else method
+        elif mode is None:
+            mode = self._mode()
         with self._lock:
             buf, ptr, batch, h, w, _ = self._pixels(pixels_or_path, size)
             out, n_tokens = self._features(ptr, batch, h, w, mode)
@@ -331,10 +363,15 @@ class Model(object):
         return self._redundant
 
     # --- the surgery pipeline -------------------------------------------------------------
-    def _similarity_locked(self, image, texts, size, form, mode="surgery"):
+    def _similarity_locked(self, image, texts, size, form, mode=None):
         """-> (similarity flat [n_tokens * T], n_tokens, T, grid_h, grid_w, (H, W) or None,
         normalised image features [n_tokens * D], text ensemble [T * D]).
-        form: 'label_set', 'empty_text' or 'raw' (plain F G^T)."""
+        form: 'label_set', 'empty_text' or 'raw' (plain F G^T). mode None: the model's method
+        (a method other than clip-surgery and raw always gives the plain cosines)."""
+        if mode is None:
+            mode = self._mode()
+        if mode not in ("surgery", "raw"):
+            form = "raw"
         buf, ptr, batch, h, w, orig = self._pixels(image, size)
         if batch != 1:
             raise ValueError("one image at a time (got a batch of %d)" % batch)
@@ -369,7 +406,7 @@ class Model(object):
         count = _encode_texts(texts)[1]
         if form is None:
             form = self._form(count, False)
-        mode = "raw" if form == "raw" else "surgery"
+        mode = "raw" if form == "raw" and self.method == "clip-surgery" else self._mode()
         with self._lock:
             sim, n_tokens, count = self._similarity_locked(image, texts, size, form, mode)[:3]
         return wrap(sim, (n_tokens, count))

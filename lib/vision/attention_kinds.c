@@ -1,0 +1,139 @@
+/* Attention kinds of the dense methods (../shared/docs/METHODS.md 1-5), per head of d channels
+ * with s = 1/sqrt(d), softmax over the key axis:
+ *  - CS_ATTN_IDENTITY (MaskCLIP): out = v, no head split, no attention;
+ *  - CS_ATTN_QQ (ClearCLIP): softmax(s q q^T) v;
+ *  - CS_ATTN_QQ_KK (SCLIP): (softmax(s q q^T) + softmax(s k k^T)) v, a plain sum (rows sum to 2);
+ *  - CS_ATTN_KK_GAUSSIAN (NACLIP): softmax(s k k^T + Omega) v;
+ *  - CS_ATTN_SELF_SELF (GEM SelfSelfAttention): for z in v, k, q: z = z/max(||z||, 1e-12), then
+ *    `iterations` times z = softmax(beta z z^T) z and renormalise, then O_z = softmax(beta z z^T) v
+ *    with the raw v; out = (O_v + O_k + O_q) / 3;
+ *  - CS_ATTN_QK and CS_ATTN_VV: cs_nn_attention.
+ * Every product goes through cs_gemm. */
+#include "vision/attention_kinds.h"
+
+#include "core/common.h"
+#include "core/gemm.h"
+#include "core/nn.h"
+
+#include <math.h>
+#include <string.h>
+
+void cs_attn_gaussian_bias(int gh, int gw, float sigma, float *out)
+{
+    int n = gh * gw, t = 1 + n;
+    memset(out, 0, sizeof(float) * (size_t)t * (size_t)t);
+    double inv = 1.0 / (2.0 * (double)sigma * (double)sigma);
+    for (int p = 0; p < n; p++) {
+        int i = p / gw, j = p % gw;
+        float *row = out + (size_t)(1 + p) * t + 1;
+        for (int q = 0; q < n; q++) {
+            int di = i - q / gw, dj = j - q % gw;
+            row[q] = (float)exp(-(double)(di * di + dj * dj) * inv);
+        }
+    }
+}
+
+float cs_attn_gem_inv_temp(const float *ln, int rows, int width, int heads)
+{
+    double sum = 0.0;
+    for (int r = 0; r < rows; r++) {
+        const float *x = ln + (size_t)r * width;
+        double s2 = 0.0;
+        for (int k = 0; k < width; k++) s2 += (double)x[k] * x[k];
+        sum += sqrt(s2);
+    }
+    float mean = (float)(sum / rows);
+    return mean * (1.0f / sqrtf((float)(width / heads)));
+}
+
+/* scores [n, n] = alpha * a a'^T (+ bias), then softmax per row */
+static void scores_softmax(const float *a, int lda, const float *b, int ldb, int n, int d,
+                           float alpha, const float *bias, float *s)
+{
+    cs_gemm(0, 1, n, n, d, alpha, a, lda, b, ldb, 0.0f, s, n);
+    if (bias)
+        for (size_t i = 0; i < (size_t)n * n; i++) s[i] += bias[i];
+    cs_nn_softmax_rows(s, (size_t)n, n, n);
+}
+
+/* rows of z [n, d] (stride ldz) normalised into dst [n, d] */
+static void normalize_rows(const float *z, int ldz, int n, int d, float *dst)
+{
+    for (int r = 0; r < n; r++) {
+        const float *x = z + (size_t)r * ldz;
+        float *y = dst + (size_t)r * d;
+        float s2 = 0.0f;
+        for (int k = 0; k < d; k++) s2 += x[k] * x[k];
+        float nrm = sqrtf(s2);
+        if (nrm < 1e-12f) nrm = 1e-12f;
+        for (int k = 0; k < d; k++) y[k] = x[k] / nrm;
+    }
+}
+
+cs_status cs_attn_kind_run(cs_context *ctx, const cs_attn_opts *o, const float *qkv, int ld_qkv,
+                           int n_tok, int width, int heads, float *out, int ld_out)
+{
+    cs_attention_kind kind = o->kind;
+    if (kind == CS_ATTN_QK || kind == CS_ATTN_VV)
+        return cs_nn_attention(ctx, qkv, ld_qkv, n_tok, width, heads, kind, 0, 0, n_tok, out,
+                               ld_out);
+    if (kind == CS_ATTN_IDENTITY) {
+        for (int r = 0; r < n_tok; r++)
+            memcpy(out + (size_t)r * ld_out, qkv + (size_t)r * ld_qkv + 2 * (size_t)width,
+                   sizeof(float) * (size_t)width);
+        return CS_OK;
+    }
+    if (kind != CS_ATTN_QQ && kind != CS_ATTN_QQ_KK && kind != CS_ATTN_KK_GAUSSIAN &&
+        kind != CS_ATTN_SELF_SELF)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "attention kind %d is not a cs_attention_kind",
+                       (int)kind);
+    if (kind == CS_ATTN_KK_GAUSSIAN && !o->bias)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "k-k Gaussian attention needs its bias");
+    int d = width / heads;
+    size_t nn;
+    if (!cs_mul_size((size_t)n_tok, (size_t)n_tok, &nn))
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
+    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, nn);
+    if (!s) return CS_ERR_OUT_OF_MEMORY;
+    float scale = 1.0f / sqrtf((float)d);
+    for (int h = 0; h < heads; h++) {
+        const float *q = qkv + (size_t)h * d;
+        const float *k = q + width;
+        const float *v = q + 2 * (size_t)width;
+        float *oh = out + (size_t)h * d;
+        if (kind == CS_ATTN_QQ || kind == CS_ATTN_KK_GAUSSIAN) {
+            const float *z = kind == CS_ATTN_QQ ? q : k;
+            scores_softmax(z, ld_qkv, z, ld_qkv, n_tok, d, scale,
+                           kind == CS_ATTN_KK_GAUSSIAN ? o->bias : NULL, s);
+            cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
+        } else if (kind == CS_ATTN_QQ_KK) {
+            float *s2 = cs_ctx_buf(ctx, CS_BUF_SCORES2, nn);
+            if (!s2) return CS_ERR_OUT_OF_MEMORY;
+            scores_softmax(q, ld_qkv, q, ld_qkv, n_tok, d, scale, NULL, s);
+            scores_softmax(k, ld_qkv, k, ld_qkv, n_tok, d, scale, NULL, s2);
+            for (size_t i = 0; i < nn; i++) s[i] += s2[i];
+            cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
+        } else { /* CS_ATTN_SELF_SELF */
+            float *z = cs_ctx_buf(ctx, CS_BUF_ZBUF, (size_t)3 * n_tok * d);
+            if (!z) return CS_ERR_OUT_OF_MEMORY;
+            float *z2 = z + (size_t)n_tok * d, *acc = z2 + (size_t)n_tok * d;
+            const float *src[3] = {v, k, q};
+            float beta = o->inv_temp;
+            for (int b = 0; b < 3; b++) {
+                normalize_rows(src[b], ld_qkv, n_tok, d, z);
+                for (int it = 0; it < o->iterations; it++) {
+                    scores_softmax(z, d, z, d, n_tok, d, beta, NULL, s);
+                    cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, z, d, 0.0f, z2, d);
+                    normalize_rows(z2, d, n_tok, d, z);
+                }
+                scores_softmax(z, d, z, d, n_tok, d, beta, NULL, s);
+                cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, b ? 1.0f : 0.0f, acc,
+                        d);
+            }
+            for (int r = 0; r < n_tok; r++)
+                for (int c = 0; c < d; c++)
+                    oh[(size_t)r * ld_out + c] = acc[(size_t)r * d + c] / 3.0f;
+        }
+    }
+    return CS_OK;
+}
