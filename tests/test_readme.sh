@@ -15,6 +15,9 @@ case "$CS_FIXTURES" in /*) fx="$CS_FIXTURES" ;; *) fx="$(pwd)/$CS_FIXTURES" ;; e
     "$fx/vocab/bpe_simple_vocab_16e6.txt.gz" "$fx/images/chelsea.png" cat sky) > "$tmp/c.out" \
     || { echo "FAIL: README C example failed"; cat "$tmp/c.out"; exit 1; }
 grep -q "cat: overlay_0.png" "$tmp/c.out" && [ -s "$tmp/overlay_1.png" ] || { echo "FAIL: README C example output"; exit 1; }
-"$PYTHON" "$tmp/example.py" > "$tmp/py.out" || { echo "FAIL: README Python example"; exit 1; }
+# the example names the fixtures as ../shared/fixtures (true in the main checkout); point it at
+# $CS_FIXTURES so it also runs from a worktree or a clone placed elsewhere
+sed "s|\"\.\./shared/fixtures\"|\"$fx\"|" "$tmp/example.py" > "$tmp/example_fx.py"
+"$PYTHON" "$tmp/example_fx.py" > "$tmp/py.out" || { echo "FAIL: README Python example"; exit 1; }
 grep -q "^maps (375, 500, 2)" "$tmp/py.out" || { echo "FAIL: README Python example output:"; cat "$tmp/py.out"; exit 1; }
 echo "readme: C and Python examples ran"
