@@ -358,6 +358,24 @@ class EvalBadData(unittest.TestCase):
         p = self.seg()
         self.assertIn("classes.txt:3:", p.stderr)
 
+    def test_reduce_zero_label(self):
+        # classes.txt without its background line + --reduce-zero-label: stored k is class k-1 and
+        # stored 0 is ignored, so every figure is the no-threshold run's, shifted by one class
+        link_dataset(self.root, skip=("classes.txt",))
+        with open(os.path.join(VOC, "classes.txt")) as f:
+            lines = f.read().splitlines()
+        with open(os.path.join(self.root, "classes.txt"), "w") as f:
+            f.write("\n".join(lines[1:]) + "\n")
+        rep = json.loads(self.seg("--reduce-zero-label", expect=0).stdout)
+        full = json.loads(self.seg(expect=0, root=VOC).stdout)
+        self.assertTrue(rep["reduce_zero_label"])
+        self.assertIsNone(rep["background_class"])
+        for a in ("area_intersect", "area_union", "area_pred_label", "area_label", "IoU", "Acc"):
+            self.assertEqual(rep[a], full[a][1:], a)
+        self.assertEqual(rep["mIoU"], full["mIoU"])
+        # a background line contradicts the reduction
+        run("segment", MODEL, VOC, "--vocab", VOCAB, "--reduce-zero-label", expect=2)
+
     def test_usage_errors(self):
         p = run("segment", MODEL, VOC, "--method", "no-such-method", expect=2)
         self.assertIn("no-such-method", p.stderr)
