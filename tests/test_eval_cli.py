@@ -296,6 +296,32 @@ class EvalBadData(unittest.TestCase):
         self.assertIn("labels.tsv:3:", p.stderr)
         self.assertIn("'dog'", p.stderr)
 
+    def test_multilabel_missing_and_corrupt_image(self):
+        os.makedirs(os.path.join(self.tmp, "JPEGImages"))
+        for i in IDS:
+            os.symlink(os.path.join(VOC, "JPEGImages", i + ".jpg"),
+                       os.path.join(self.tmp, "JPEGImages", i + ".jpg"))
+        tsv = os.path.join(self.tmp, "labels.tsv")
+        with open(os.path.join(VOC, "labels.tsv")) as f:
+            text = f.read()
+        with open(tsv, "w") as f:
+            f.write("\n" + text.replace("coffee.jpg", "nope.jpg"))
+        cls = os.path.join(VOC, "classes.txt")
+        p = run("multilabel", MODEL, tsv, "--classes", cls, "--vocab", VOCAB, expect=1)
+        self.assertIn("labels.tsv:5:", p.stderr)  # blank first line counted
+        self.assertIn("nope.jpg", p.stderr)
+        with open(tsv, "w") as f:
+            f.write(text)
+        target = os.path.join(self.tmp, "JPEGImages", "camera.jpg")
+        os.unlink(target)
+        with open(target, "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 not a jpeg")
+        rep = json.loads(run("multilabel", MODEL, tsv, "--classes", cls, "--vocab", VOCAB).stdout)
+        self.assertEqual(rep["n_corrupt"], 1)
+        self.assertEqual(rep["n_evaluated"], 5)
+        self.assertIsNone(rep["scores"][5][0])
+        run("multilabel", MODEL, tsv, "--classes", cls, "--vocab", VOCAB, "--strict", expect=1)
+
     def test_bg_threshold_without_background(self):
         link_dataset(self.root, skip=("classes.txt",))
         with open(os.path.join(VOC, "classes.txt")) as f:
