@@ -791,6 +791,112 @@ CS_API cs_status cs_class_probabilities(const float *image_features, int batch, 
 CS_API cs_status cs_similarity_peaks(const float *similarity, int batch, int n_tokens,
                                      int n_texts, float *peaks, size_t capacity);
 
+/* ===== Evaluation metrics ===== */
+/* Metric accumulators of `clipsurgery eval`, usable on a caller's own predictions. The protocol
+ * and the arithmetic are /work/shared/docs/EVAL.md (sections 3-5; docs/eval.md). Counts are
+ * int64 and ratios double; an undefined value (0/0, a class without positives, an empty mean)
+ * is NaN, never 0. */
+
+/* --- Segmentation: mmsegmentation IoUMetric (EVAL.md 5.1) ---------------------------------- */
+typedef struct cs_seg_metrics cs_seg_metrics;
+
+/* Creates an accumulator of the four per-class areas (intersect, union, pred, label).
+ * num_classes: K, 1..256. ignore_index: the gt value that is skipped (mmseg: 255), or -1 for none.
+ * reduce_zero_label: nonzero applies mmseg's LoadAnnotations rule to every gt value first
+ * (0 -> 255, 255 -> 255, k -> k - 1).
+ * *out: release with cs_seg_metrics_free().
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_seg_metrics_create(int num_classes, int ignore_index, int reduce_zero_label,
+                                       cs_seg_metrics **out);
+CS_API void cs_seg_metrics_free(cs_seg_metrics *metrics);
+/* Number of classes K of the accumulator (0 for NULL). */
+CS_API int cs_seg_metrics_num_classes(const cs_seg_metrics *metrics);
+
+/* Adds one image: pred and gt are [n_pixels] uint8 class indices (any layout, the same for both;
+ * gt as stored). Pixels whose (reduced) gt is ignore_index are skipped; then, as mmseg's
+ * torch.histc over bins 0..K-1, values outside 0..K-1 are dropped from each histogram, so a gt
+ * value >= K that is not ignore_index adds the prediction to area_pred and area_union but no
+ * label area. Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL with n_pixels > 0). */
+CS_API cs_status cs_seg_metrics_add(cs_seg_metrics *metrics, const uint8_t *pred,
+                                    const uint8_t *gt, size_t n_pixels);
+
+/* The four total areas over the images added so far, [K] each; any pointer may be NULL.
+ * capacity: elements of each array. area_union = pred + label - intersect.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL (capacity < K). */
+CS_API cs_status cs_seg_metrics_areas(const cs_seg_metrics *metrics, int64_t *area_intersect,
+                                      int64_t *area_union, int64_t *area_pred_label,
+                                      int64_t *area_label, size_t capacity);
+
+/* mmseg total_area_to_metrics: iou[c] = I_c / U_c and acc[c] = I_c / label_c ([K] each, NaN for
+ * 0/0; a class predicted but absent from the gt has IoU 0 and Acc NaN), aacc = sum I / sum label,
+ * miou / macc = nanmean of iou / acc (NaN when every entry is NaN). Any pointer may be NULL;
+ * capacity: elements of iou and acc.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL (capacity < K). */
+CS_API cs_status cs_seg_metrics_compute(const cs_seg_metrics *metrics, double *iou, double *acc,
+                                        size_t capacity, double *aacc, double *miou,
+                                        double *macc);
+
+/* --- Average precision: scikit-learn average_precision_score (EVAL.md 4, 5.2) -------------- */
+/* Per class c, over the n_samples images: sort scores high to low, each distinct value is one
+ * threshold (tied scores form one step), AP_c = sum_k (R_k - R_{k-1}) P_k with R_0 = 0.
+ * scores: [n_samples, n_classes] row-major (no NaN); labels: [n_samples, n_classes], nonzero =
+ * positive. ap: [n_classes], NaN for a class without positives. n_pos: [n_classes] positives per
+ * class (may be NULL). *map (may be NULL): mean AP over the classes with a positive (NaN if none).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size 0, a NaN score), CS_ERR_TOO_LARGE,
+ *         CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_average_precision(const double *scores, const uint8_t *labels,
+                                      size_t n_samples, int n_classes, double *ap,
+                                      int64_t *n_pos, double *map);
+
+/* --- Explainability: mIoU over thresholds and score contrast (EVAL.md 3) -------------------- */
+#define CS_EXPLAIN_N_TAUS 20 /* tau_k = k / 20, k = 0..19 */
+typedef struct cs_explain_metrics cs_explain_metrics;
+
+/* tau_k = k / 20 in double (NaN for k outside 0..19). */
+CS_API double cs_explain_tau(int k);
+
+/* Creates an accumulator of per-class I_c[k], U_c[k] and the (image, class) score contrasts.
+ * num_classes: K, 1..256; ignore_index: gt value counted nowhere (255), or -1; background_class:
+ * a class never evaluated (its pixels still count as "not c"), or -1.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_explain_metrics_create(int num_classes, int ignore_index,
+                                           int background_class, cs_explain_metrics **out);
+CS_API void cs_explain_metrics_free(cs_explain_metrics *metrics);
+
+/* Adds one image. gt: [n_pixels] uint8. maps: the image's maps in [0, 1] (float32), the value of
+ * class c at pixel i being maps[i * map_stride + (c - class_offset)] (so cs_similarity_maps'
+ * [H, W, T] output over classes class_offset.. is passed as is). Only classes present in the gt
+ * (not ignore_index, not the background class, < K) are read and evaluated: per tau_k,
+ * I_c[k] += #{map_c >= tau_k and gt = c}, U_c[k] += #{(map_c >= tau_k or gt = c), gt != ignore};
+ * SC = mean(map_c | gt = c) - mean(map_c | gt != c, gt != ignore), kept when the second set is
+ * not empty. Images are numbered 0, 1, ... in the order added.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, n_pixels 0, a present class without a map
+ *         column), CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_explain_metrics_add(cs_explain_metrics *metrics, const uint8_t *gt,
+                                        size_t n_pixels, const float *maps, size_t map_stride,
+                                        int class_offset);
+
+/* Summary: curve[k] = mean over the evaluated classes (present in at least one image) of
+ * I_c[k] / U_c[k]; *best_index = the first k with the highest value (-1 when no class was
+ * evaluated, the curve then NaN); *best_miou = curve[best]; *msc = mean SC over the kept pairs
+ * (NaN if none); *n_classes = evaluated classes. Any pointer may be NULL.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT. */
+CS_API cs_status cs_explain_metrics_compute(const cs_explain_metrics *metrics,
+                                            double curve[CS_EXPLAIN_N_TAUS], int *best_index,
+                                            double *best_miou, double *msc, int *n_classes);
+/* Counts of class cls: intersect[k] = I_c[k], union_[k] = U_c[k]; *evaluated nonzero when the
+ * class was present in some image. Any pointer may be NULL.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (cls outside 0..K-1). */
+CS_API cs_status cs_explain_metrics_counts(const cs_explain_metrics *metrics, int cls,
+                                           int64_t intersect[CS_EXPLAIN_N_TAUS],
+                                           int64_t union_[CS_EXPLAIN_N_TAUS], int *evaluated);
+/* Number of kept (image, class) SC pairs, and pair i (in image order, then class order).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (i out of range). */
+CS_API size_t cs_explain_metrics_n_pairs(const cs_explain_metrics *metrics);
+CS_API cs_status cs_explain_metrics_pair(const cs_explain_metrics *metrics, size_t i,
+                                         int64_t *image, int *cls, double *sc);
+
+
 #ifdef __cplusplus
 }
 #endif

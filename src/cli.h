@@ -30,6 +30,7 @@ int cmd_heatmap(int argc, char **argv);
 int cmd_points(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 
 /* Prints "clipsurgery <cmd>: <message>" and returns CLI_USAGE. */

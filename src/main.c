@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"points", "SAM point prompts as JSON", cmd_points},
     {"segment", "open-vocabulary segmentation label map", cmd_segment},
     {"labels", "multi-label scores as JSON", cmd_labels},
+    {"eval", "segmentation mIoU, explainability mIoU/mSC, multi-label mAP on a dataset", cmd_eval},
     {"convert", "write a one-file model bundle", cmd_convert},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
