@@ -1,6 +1,6 @@
 /* --method: the image-feature path of an evaluation. One table maps a method name to the call
  * that gives its [1 + N, D] tokens; the rest of the protocol (EVAL.md 2-4) is the same for every
- * method. Sibling methods (MaskCLIP, SCLIP, ClearCLIP, NACLIP, GEM) are added as rows here. */
+ * method. The sibling methods (MaskCLIP, SCLIP, ClearCLIP, NACLIP, GEM) run their official presets. */
 #include "eval.h"
 
 #include <stdlib.h>
@@ -23,12 +23,34 @@ static cs_status raw_features(cs_context *ctx, const float *pixels, int size, fl
     return cs_encode_images(ctx, pixels, 1, size, size, out, capacity);
 }
 
+/* A sibling training-free method (MaskCLIP, SCLIP, ClearCLIP, NACLIP, GEM) with its official
+ * preset (cs_method_params_default), through cs_method_apply: the same protocol for all. */
+#define SIBLING(fn_name, preset)                                                                   \
+    static cs_status fn_name(cs_context *ctx, const float *pixels, int size, float *out,         \
+                             size_t capacity)                                                      \
+    {                                                                                              \
+        cs_method_params mp;                                                                       \
+        cs_status s = cs_method_params_default(&mp, preset);                                       \
+        if (s != CS_OK) return s;                                                                  \
+        return cs_method_apply(ctx, &mp, pixels, 1, size, size, out, capacity);                   \
+    }
+SIBLING(maskclip_features, CS_METHOD_MASKCLIP)
+SIBLING(sclip_features, CS_METHOD_SCLIP)
+SIBLING(clearclip_features, CS_METHOD_CLEARCLIP)
+SIBLING(naclip_features, CS_METHOD_NACLIP)
+SIBLING(gem_features, CS_METHOD_GEM)
+
 static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
     {"clip-surgery", surgery_features},
     {"raw", raw_features},
+    {"maskclip", maskclip_features},
+    {"sclip", sclip_features},
+    {"clearclip", clearclip_features},
+    {"naclip", naclip_features},
+    {"gem", gem_features},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -41,7 +63,7 @@ static method_fn find(const char *name)
 
 int eval_method_known(const char *method) { return method && find(method) != NULL; }
 
-const char *eval_methods_list(void) { return "clip-surgery, raw"; }
+const char *eval_methods_list(void) { return "clip-surgery, raw, maskclip, sclip, clearclip, naclip, gem"; }
 
 int eval_image_features(eval_run *run, const float *pixels, float **features, int *n_tokens,
                         int *grid)

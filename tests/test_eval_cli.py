@@ -445,6 +445,14 @@ class EvalOutputs(unittest.TestCase):
             self.assertEqual(raw["method"], "raw")
             self.assertNotEqual(raw["area_pred_label"],
                                 GOLD["sizes"]["64"]["segment"]["nobg"]["area_pred_label"])
+            # every sibling method runs the same protocol: same ground truth, its own predictions
+            gold = GOLD["sizes"]["64"]["segment"]["nobg"]
+            for m in ("maskclip", "sclip", "clearclip", "naclip", "gem"):
+                rep = json.loads(run("segment", MODEL, VOC, "--vocab", VOCAB, "--method", m).stdout)
+                self.assertEqual(rep["method"], m)
+                self.assertEqual(rep["area_label"], gold["area_label"], m)
+                self.assertEqual(sum(rep["area_pred_label"]), sum(gold["area_pred_label"]), m)
+                self.assertNotEqual(rep["area_pred_label"], gold["area_pred_label"], m)
         finally:
             shutil.rmtree(tmp)
 
