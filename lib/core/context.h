@@ -24,6 +24,13 @@ enum {
     CS_BUF_TMP,      /* small per-call temporaries (rows gathered for projection, ...) */
     CS_BUF_GATHER,   /* q, k, v rows of one text gathered from shared prefixes */
     CS_BUF_OUT,      /* features in processing order before scattering */
+    CS_BUF_RN_A,     /* ResNet trunk: feature maps, ping */
+    CS_BUF_RN_B,     /* ResNet trunk: feature maps, pong */
+    CS_BUF_RN_T1,    /* ResNet bottleneck: conv1 output, then the pooled conv2 output */
+    CS_BUF_RN_T2,    /* ResNet bottleneck: conv2 output */
+    CS_BUF_RN_POOL,  /* ResNet shortcut: pooled input */
+    CS_BUF_RN_COL,   /* ResNet 3x3 convolution: unfolded input [in*9, out_h*out_w] */
+    CS_BUF_RN_TOK,   /* ResNet attention pool: tokens [1 + cells, D] */
     CS_BUF_COUNT
 };
 
