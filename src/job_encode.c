@@ -67,8 +67,9 @@ int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n
     cs_l2_normalize(f, (size_t)nt, (size_t)job->dim);
     *features = f;
     *n_tokens = nt;
-    int p = cs_model_patch_size(job->model);
-    *grid_h = in->height / p;
-    *grid_w = in->width / p;
+    if (cs_model_image_grid(job->model, in->height, in->width, grid_h, grid_w) != CS_OK) {
+        free(f);
+        return cli_status_error(job->cmd, in->path, CS_ERR_SHAPE);
+    }
     return CLI_OK;
 }
