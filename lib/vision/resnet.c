@@ -13,6 +13,8 @@
 #include <string.h>
 
 #define RN_MAX_CELLS 65536
+/* Element-wise passes over maps of at least this many floats run on the context's threads. */
+#define RN_PARALLEL_MIN_FLOATS ((size_t)1 << 19)
 
 int cs_rn_side(int n, int stage)
 {
@@ -41,10 +43,10 @@ cs_status cs_rn_check(const cs_context *ctx, int height, int width, int *grid_h,
     return CS_OK;
 }
 
-/* y[o, :] += b[o], then ReLU when relu (rows of n values). */
-static void bias_relu(float *y, int rows, size_t n, const float *b, int relu)
+/* y[o, :] += b[o], then ReLU when relu, for rows [r0, r1) of n values. */
+static void bias_relu_rows(float *y, int r0, int r1, size_t n, const float *b, int relu)
 {
-    for (int o = 0; o < rows; o++) {
+    for (int o = r0; o < r1; o++) {
         float *r = y + (size_t)o * n, bo = b[o];
         if (relu)
             for (size_t i = 0; i < n; i++) {
@@ -56,12 +58,35 @@ static void bias_relu(float *y, int rows, size_t n, const float *b, int relu)
     }
 }
 
-/* Unfolds x [in, h, w] for a 3x3 convolution with pad 1 and `stride` into
+typedef struct bias_job {
+    float *y;
+    size_t n;
+    const float *b;
+    int relu;
+} bias_job;
+
+static void bias_range(void *arg, size_t begin, size_t end)
+{
+    bias_job *j = arg;
+    bias_relu_rows(j->y, (int)begin, (int)end, j->n, j->b, j->relu);
+}
+
+static void bias_relu(const cs_context *ctx, float *y, int rows, size_t n, const float *b, int relu)
+{
+    bias_job j = {y, n, b, relu};
+    if ((size_t)rows * n >= RN_PARALLEL_MIN_FLOATS)
+        cs_parallel_for(ctx, (size_t)rows, 1, bias_range, &j);
+    else
+        bias_relu_rows(y, 0, rows, n, b, relu);
+}
+
+/* Unfolds channels [c0, c1) of x [in, h, w] for a 3x3 convolution with pad 1 and `stride` into
  * col [in*9, ho*wo] (row c*9 + ky*3 + kx, the weight's column order). */
-static void unfold3(const float *x, int in, int h, int w, int stride, int ho, int wo, float *col)
+static void unfold3(const float *x, int c0, int c1, int h, int w, int stride, int ho, int wo,
+                    float *col)
 {
     size_t plane = (size_t)ho * wo;
-    for (int c = 0; c < in; c++) {
+    for (int c = c0; c < c1; c++) {
         const float *src = x + (size_t)c * h * w;
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++) {
@@ -93,6 +118,18 @@ static void unfold3(const float *x, int in, int h, int w, int stride, int ho, in
     }
 }
 
+typedef struct unfold_job {
+    const float *x;
+    int h, w, stride, ho, wo;
+    float *col;
+} unfold_job;
+
+static void unfold_range(void *arg, size_t begin, size_t end)
+{
+    unfold_job *j = arg;
+    unfold3(j->x, (int)begin, (int)end, j->h, j->w, j->stride, j->ho, j->wo, j->col);
+}
+
 /* y = conv(x) + b (ReLU when relu); x [in, h, w] -> y [out, ho, wo]; beta 1 accumulates onto y
  * (bias and ReLU still applied after). */
 static cs_status conv(cs_context *ctx, const cs_rn_conv *cv, const float *x, int h, int w,
@@ -107,12 +144,16 @@ static cs_status conv(cs_context *ctx, const cs_rn_conv *cv, const float *x, int
         kdim = cv->in * 9;
         float *col = cs_ctx_buf(ctx, CS_BUF_RN_COL, (size_t)kdim * ho * wo);
         if (!col) return CS_ERR_OUT_OF_MEMORY;
-        unfold3(x, cv->in, h, w, stride, ho, wo, col);
+        unfold_job uj = {x, h, w, stride, ho, wo, col};
+        if ((size_t)kdim * ho * wo >= RN_PARALLEL_MIN_FLOATS)
+            cs_parallel_for(ctx, (size_t)cv->in, 1, unfold_range, &uj);
+        else
+            unfold3(x, 0, cv->in, h, w, stride, ho, wo, col);
         a = col;
     }
     int n = ho * wo;
     cs_gemm(0, 0, cv->out, n, kdim, 1.0f, cv->w, kdim, a, n, beta, y, n);
-    bias_relu(y, cv->out, (size_t)n, cv->b, relu);
+    bias_relu(ctx, y, cv->out, (size_t)n, cv->b, relu);
     if (ho_out) *ho_out = ho;
     if (wo_out) *wo_out = wo;
     return CS_OK;
@@ -120,13 +161,22 @@ static cs_status conv(cs_context *ctx, const cs_rn_conv *cv, const float *x, int
 
 /* AvgPool(k) with floor: x [c, h, w] -> y [c, h/k, w/k]; the sum in torch's order (row by row)
  * then divided by k*k. */
-static void avgpool(const float *x, int c, int h, int w, int k, float *y)
+static void avgpool_rows(const float *x, int c0, int c1, int h, int w, int k, float *y)
 {
     int ho = h / k, wo = w / k;
     float div = (float)(k * k);
-    for (int ch = 0; ch < c; ch++) {
+    for (int ch = c0; ch < c1; ch++) {
         const float *src = x + (size_t)ch * h * w;
         float *dst = y + (size_t)ch * ho * wo;
+        if (k == 2) { /* the only pool the ResNets use: ((a + b) + c) + d, torch's order */
+            for (int oy = 0; oy < ho; oy++) {
+                const float *r0 = src + (size_t)(2 * oy) * w, *r1 = r0 + w;
+                float *d = dst + (size_t)oy * wo;
+                for (int ox = 0; ox < wo; ox++)
+                    d[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4.0f;
+            }
+            continue;
+        }
         for (int oy = 0; oy < ho; oy++)
             for (int ox = 0; ox < wo; ox++) {
                 float s = 0.0f;
@@ -137,8 +187,30 @@ static void avgpool(const float *x, int c, int h, int w, int k, float *y)
     }
 }
 
-/* One bottleneck: x [in, h, w] -> slot `out_slot` [4p, h/s, w/s]. */
-static cs_status bottleneck(cs_context *ctx, const cs_rn_block *blk, const float *x, int h, int w,
+typedef struct pool_job {
+    const float *x;
+    int h, w, k;
+    float *y;
+} pool_job;
+
+static void pool_range(void *arg, size_t begin, size_t end)
+{
+    pool_job *j = arg;
+    avgpool_rows(j->x, (int)begin, (int)end, j->h, j->w, j->k, j->y);
+}
+
+static void avgpool(const cs_context *ctx, const float *x, int c, int h, int w, int k, float *y)
+{
+    pool_job j = {x, h, w, k, y};
+    if ((size_t)c * h * w >= RN_PARALLEL_MIN_FLOATS)
+        cs_parallel_for(ctx, (size_t)c, 1, pool_range, &j);
+    else
+        avgpool_rows(x, 0, c, h, w, k, y);
+}
+
+/* One bottleneck: x [in, h, w] -> y [4p, h/s, w/s]: in slot `out_slot` for a block with a
+ * shortcut convolution, else x itself (the identity shortcut: conv3 accumulates onto x). */
+static cs_status bottleneck(cs_context *ctx, const cs_rn_block *blk, float *x, int h, int w,
                             int out_slot, float **y_out, int *ho, int *wo)
 {
     int p = blk->planes, s = blk->stride;
@@ -152,23 +224,21 @@ static cs_status bottleneck(cs_context *ctx, const cs_rn_block *blk, const float
     int h2 = h / s, w2 = w / s;
     const float *main_in = t2;
     if (s > 1) {
-        avgpool(t2, p, h, w, s, t1);
+        avgpool(ctx, t2, p, h, w, s, t1);
         main_in = t1;
     }
-    float *y = cs_ctx_buf(ctx, out_slot, (size_t)4 * p * h2 * w2);
-    if (!y) return CS_ERR_OUT_OF_MEMORY;
+    float *y = x;
     /* shortcut first, then the main branch accumulated onto it: y = relu(conv3(o) + id) */
     if (blk->has_down) {
+        if (!(y = cs_ctx_buf(ctx, out_slot, (size_t)4 * p * h2 * w2))) return CS_ERR_OUT_OF_MEMORY;
         const float *sc = x;
         if (s > 1) {
             float *pooled = cs_ctx_buf(ctx, CS_BUF_RN_POOL, (size_t)blk->down.in * h2 * w2);
             if (!pooled) return CS_ERR_OUT_OF_MEMORY;
-            avgpool(x, blk->down.in, h, w, s, pooled);
+            avgpool(ctx, x, blk->down.in, h, w, s, pooled);
             sc = pooled;
         }
         if ((st = conv(ctx, &blk->down, sc, h2, w2, 1, 0.0f, y, 0, NULL, NULL)) != CS_OK) return st;
-    } else {
-        memcpy(y, x, (size_t)4 * p * h2 * w2 * sizeof(float));
     }
     if ((st = conv(ctx, &blk->conv3, main_in, h2, w2, 1, 1.0f, y, 1, NULL, NULL)) != CS_OK) return st;
     *y_out = y;
@@ -196,16 +266,16 @@ cs_status cs_rn_trunk(cs_context *ctx, const float *pixels, int height, int widt
     w = w1 / 2;
     float *b = cs_ctx_buf(ctx, CS_BUF_RN_B, (size_t)c3 * h * w);
     if (!b) return CS_ERR_OUT_OF_MEMORY;
-    avgpool(a, c3, h1, w1, 2, b);
+    avgpool(ctx, a, c3, h1, w1, 2, b);
     float *x = b;
     int c = c3, slot = CS_BUF_RN_A; /* next output slot (the other one holds x) */
     for (int i = 0, s = 0; s < stage; s++) {
         for (int j = 0; j < rn->stage_blocks[s]; j++, i++) {
             float *y;
             if ((st = bottleneck(ctx, &rn->blocks[i], x, h, w, slot, &y, &h, &w)) != CS_OK) return st;
+            if (y != x) slot = slot == CS_BUF_RN_A ? CS_BUF_RN_B : CS_BUF_RN_A;
             x = y;
             c = 4 * rn->blocks[i].planes;
-            slot = slot == CS_BUF_RN_A ? CS_BUF_RN_B : CS_BUF_RN_A;
         }
     }
     *out = x;
