@@ -8,6 +8,7 @@
 #include "io/model.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,6 +564,52 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* One model shared by threads, one context each: every thread gets the single-threaded bits. */
+typedef struct thread_arg {
+    const cs_model *m;
+    const float *x;
+    float out[17 * 64];
+    cs_status st;
+} thread_arg;
+
+static void *thread_run(void *p)
+{
+    thread_arg *a = p;
+    cs_context *ctx = NULL;
+    a->st = cs_context_create(a->m, NULL, &ctx);
+    for (int r = 0; r < 3 && a->st == CS_OK; r++)
+        a->st = cs_surgery_apply(ctx, NULL, a->x, 1, 128, 128, a->out, 17 * 64);
+    cs_context_free(ctx);
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    cs_safetensors *g = tu_open_golden(GOLDEN);
+    float *x = tu_golden_f32(g, "input.x128", NULL);
+    cs_model *m = load_model(1);
+    static thread_arg args[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        args[i].m = m;
+        args[i].x = x;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, thread_run, &args[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    cs_context *ctx = make_ctx(m);
+    float want[17 * 64];
+    ck_assert_int_eq(cs_surgery_apply(ctx, NULL, x, 1, 128, 128, want, 17 * 64), CS_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(args[i].st, CS_OK);
+        ck_assert(memcmp(args[i].out, want, sizeof want) == 0);
+    }
+    cs_context_free(ctx);
+    cs_model_free(m);
+    free(x);
+    cs_st_close(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("resnet");
@@ -578,6 +625,7 @@ int main(void)
     tcase_add_test(tc, test_text_and_surgery);
     tcase_add_test(tc, test_points);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
