@@ -49,8 +49,10 @@ int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n
 {
     int nt = cs_model_image_tokens(job->model, in->height, in->width);
     if (nt <= 0) {
-        fprintf(stderr, "clipsurgery %s: %s: input %dx%d is not a multiple of the patch size %d\n",
-                job->cmd, in->path, in->height, in->width, cs_model_patch_size(job->model));
+        int gh, gw;
+        cs_model_image_grid(job->model, in->height, in->width, &gh, &gw); /* says why */
+        fprintf(stderr, "clipsurgery %s: %s: input %dx%d: %s\n", job->cmd, in->path, in->height,
+                in->width, cs_last_error());
         return CLI_RUNTIME;
     }
     size_t n = (size_t)nt * (size_t)job->dim;
