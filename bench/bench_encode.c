@@ -1,7 +1,8 @@
 /* bench_encode MODEL [--vocab PATH] [--threads N] [--reps R]
  * Times, on a (generated) full-size checkpoint: model load, image encode per image (surgery and
  * raw) at 224 and 512, an 8-class prompt ensemble, and reports peak RSS. One JSON object per line,
- * the first with the BLAS configuration and thread counts. */
+ * the first with the BLAS configuration and thread counts. Works on a ViT or a ResNet model (the
+ * encode lines carry "backbone"; on a ResNet "surgery" is the surgery attention pool). */
 #include "clipsurgery.h"
 
 #include <cblas.h>
@@ -40,6 +41,8 @@ static int encode(cs_context *ctx, int blocks, const float *px, int size, float 
     return 0;
 }
 
+static const char *backbone = "vit";
+
 /* Best and mean seconds over reps runs after one warm-up. */
 static int time_encode(cs_context *ctx, const char *mode, int blocks, const float *px, int size,
                        int reps, float *f, size_t cap)
@@ -53,9 +56,9 @@ static int time_encode(cs_context *ctx, const char *mode, int blocks, const floa
         total += dt;
         if (dt < best) best = dt;
     }
-    printf("{\"bench\": \"encode_image\", \"mode\": \"%s\", \"size\": %d, \"reps\": %d, "
-           "\"best_s\": %.4f, \"mean_s\": %.4f, \"peak_rss_mb\": %.1f}\n",
-           mode, size, reps, best, total / reps, peak_rss_kb() / 1024.0);
+    printf("{\"bench\": \"encode_image\", \"backbone\": \"%s\", \"mode\": \"%s\", \"size\": %d, "
+           "\"reps\": %d, \"best_s\": %.4f, \"mean_s\": %.4f, \"peak_rss_mb\": %.1f}\n",
+           backbone, mode, size, reps, best, total / reps, peak_rss_kb() / 1024.0);
     fflush(stdout);
     return 0;
 }
@@ -100,10 +103,11 @@ int main(int argc, char **argv)
     memset(&info, 0, sizeof info);
     info.size = sizeof info;
     cs_model_get_info(m, &info);
-    printf("{\"bench\": \"model_load\", \"seconds\": %.4f, \"dtype_bits\": %d, \"layout\": \"%s\", "
+    if (cs_model_backbone(m) == CS_BACKBONE_RESNET) backbone = "resnet";
+    printf("{\"bench\": \"model_load\", \"backbone\": \"%s\", \"seconds\": %.4f, \"dtype_bits\": %d, \"layout\": \"%s\", "
            "\"vision_width\": %d, \"vision_layers\": %d, \"text_width\": %d, \"embed_dim\": %d, "
            "\"peak_rss_mb\": %.1f}\n",
-           load_s, info.dtype_bits, info.layout == CS_LAYOUT_HF ? "hf" : "openai",
+           backbone, load_s, info.dtype_bits, info.layout == CS_LAYOUT_HF ? "hf" : "openai",
            info.vision_width, info.vision_layers, info.text_width, info.embed_dim,
            peak_rss_kb() / 1024.0);
     fflush(stdout);

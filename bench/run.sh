@@ -1,6 +1,6 @@
 #!/bin/sh
-# make bench: generates a random full-size ViT-B/16 CLIP (tools/gen_model) once and runs the
-# benchmark programs on it; JSON lines on stdout.
+# make bench: generates a random full-size ViT-B/16 CLIP and a random full-size RN50 CLIP
+# (tools/gen_model --arch rn50) once and runs the benchmark programs on each; JSON lines on stdout.
 #
 # OpenBLAS 0.3.21 (Debian 12) does not know recent Xeon models and falls back to its Prescott
 # (SSE3) kernels, about ten times slower. When OPENBLAS_CORETYPE is unset and the CPU has AVX-512
@@ -10,6 +10,10 @@
 model="$BUILD/bench/vitb16-openai-f32.safetensors"
 if [ ! -f "$model" ]; then
     "$BUILD/tools/gen_model" --layout openai --dtype f32 --out "$model" || exit 1
+fi
+rn50="$BUILD/bench/rn50-openai-f32.safetensors"
+if [ ! -f "$rn50" ]; then
+    "$BUILD/tools/gen_model" --arch rn50 --dtype f32 --out "$rn50" || exit 1
 fi
 forced=""
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
@@ -26,3 +30,6 @@ vocab="$CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz"
 [ -f "$vocab" ] && vargs="--vocab $vocab" || vargs=""
 # shellcheck disable=SC2086
 "$BUILD/bench/bench_encode" "$model" $vargs --reps "${REPS:-3}"
+# RN50 CLIP: surgery (and raw) encode at 224 and 512 px
+# shellcheck disable=SC2086
+"$BUILD/bench/bench_encode" "$rn50" $vargs --reps "${REPS:-3}"

@@ -648,6 +648,114 @@ CS_API cs_status cs_image_preprocess_mmseg(const cs_image *image, int short_side
 CS_API cs_status cs_image_resize_cv2_linear(const cs_image *image, int out_w, int out_h,
                                             uint8_t *out, size_t capacity);
 
+/* ===== ResNet backbone ===== */
+/* ResNet CLIP image towers (the reference's ModifiedResNet + AttentionPool2d: RN50, RN101,
+ * RN50x4, RN50x16, RN50x64) with CLIP Surgery, as /work/shared/docs/RESNET.md writes out the
+ * official code (clip_surgery_model.py); details in docs/resnet.md.
+ *
+ * cs_model_load recognises a ResNet checkpoint by "visual.layer1.0.conv1.weight" (OpenAI/OpenCLIP
+ * naming, F32/F16/BF16; num_batches_tracked and the "visual.attnpool.attn.*" keys a checkpoint
+ * saved after a forward carries are ignored). The geometry comes from the shapes alone; every
+ * BatchNorm (eval mode, eps 1e-5) is folded into the convolution before it at load. A malformed
+ * tower (missing tensor, channels that do not chain, running_var <= 0, absurd width or block
+ * count) gives CS_ERR_MISSING_TENSOR or CS_ERR_FORMAT naming the tensor.
+ *
+ * The general calls work on a ResNet model with the same shapes and meaning:
+ *  - cs_model_get_info / getters: vision_width = D (attention-pool dimension, 32 x width),
+ *    vision_layers = number of bottlenecks, vision_heads = D / 64, patch_size = 32 (the trunk's
+ *    total stride), image_size = native resolution (grid x 32), grid = side of the stored
+ *    positional table; layout CS_LAYOUT_OPENAI.
+ *  - cs_model_image_tokens: 1 + grid_h * grid_w with the grid of cs_model_image_grid, for ANY
+ *    height and width >= 31 (not only multiples of 32; pools floor, RESNET.md quirk 5).
+ *  - cs_encode_images: raw CLIP attention pool on all tokens, [batch, 1 + grid_h*grid_w,
+ *    embed_dim] (row 0 = CLIP's pooled embedding; RESNET.md section 5).
+ *  - cs_surgery_apply: n_blocks 0 = raw pool; n_blocks > 0 (any positive value, default 6) = the
+ *    surgery attention pool (RESNET.md section 4), whose attention must be CS_ATTN_VV (any other
+ *    kind gives CS_ERR_UNSUPPORTED); new_path_ffn nonzero gives CS_ERR_UNSUPPORTED (the pool has
+ *    no MLP); cls_from_new_path is ignored (both paths give the same class token).
+ *  - features are not normalised; feature surgery, maps, points, segmentation and class scores
+ *    take them exactly as a ViT's.
+ *  - cs_vision_embed, cs_vision_block, cs_block_attention, cs_dual_path_block and
+ *    cs_vision_project return CS_ERR_UNSUPPORTED on a ResNet model.
+ * Two deliberate differences from the reference: the positional table is resized from the
+ * stored one on every call (the reference overwrites it in place, so its results depend on the
+ * sizes encoded before; RESNET.md quirk 3), and non-square grids work, the table being resized
+ * on both axes (the reference handles square grids only; quirk 4). */
+
+typedef enum cs_backbone { CS_BACKBONE_VIT = 0, CS_BACKBONE_RESNET = 1 } cs_backbone;
+
+/* Image tower of a loaded model (CS_BACKBONE_VIT for NULL). */
+CS_API cs_backbone cs_model_backbone(const cs_model *model);
+
+typedef struct cs_resnet_info {
+    size_t size;          /* caller sets sizeof(cs_resnet_info) */
+    int stage_blocks[4];  /* bottlenecks per stage: RN50 3,4,6,3; RN101 3,4,23,3 */
+    int width;            /* stem output / stage-1 planes (64 for RN50) */
+    int dim;              /* attention-pool dimension D = 32 x width */
+    int heads;            /* D / 64 */
+    int embed_dim;        /* c_proj output */
+    int image_size;       /* native resolution = grid x 32 */
+    int grid;             /* side of the stored positional table */
+} cs_resnet_info;
+
+/* Fills *info (info->size must be set). Returns CS_OK, CS_ERR_INVALID_ARGUMENT,
+ * CS_ERR_UNSUPPORTED (not a ResNet model). */
+CS_API cs_status cs_resnet_get_info(const cs_model *model, cs_resnet_info *info);
+
+/* Token grid of an input of height x width. ViT: height / patch x width / patch (multiples of
+ * the patch only). ResNet: each side n goes n -> floor((n-1)/2)+1 (stem conv, stride 2) -> /2
+ * (stem pool) -> /2 three times (stages 2-4), every division flooring, so any side >= 31 works.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0), CS_ERR_SHAPE (ViT: not a multiple
+ * of the patch; ResNet: a side below 31), CS_ERR_TOO_LARGE (over 65536 cells). */
+CS_API cs_status cs_model_image_grid(const cs_model *model, int height, int width, int *grid_h,
+                                     int *grid_w);
+
+/* Attention used by the ResNet attention pool. Values are ABI. */
+typedef enum cs_resnet_pool {
+    CS_RN_POOL_RAW = 0,      /* CLIP: softmax(q k^T / 8) v with q_proj, k_proj, v_proj (RESNET 5) */
+    CS_RN_POOL_SURGERY = 1,  /* CLIP Surgery as the reference runs: softmax(v v^T / 8) v on every
+                                token, v = v_proj (RESNET 4; q_proj/k_proj unused) */
+    CS_RN_POOL_SURGERY_RESNET_SETTINGS = 2 /* the reference's UNEXECUTED settings='resnet'
+                                branch (RESNET quirk 1, never the default): per head
+                                softmax(vn vn^T) v with vn = v / (||v|| + 1e-6) in the logits
+                                only; the class token row from CS_RN_POOL_SURGERY */
+} cs_resnet_pool;
+
+/* The trunk (RESNET 1-3): stem (three 3x3 conv + BN + ReLU, AvgPool 2), then the bottleneck
+ * stages with anti-aliasing average pools, up to and including `stage`: 0 = after the stem,
+ * 1..4 = after layer1..layer4 (4 = the attention pool's input). pixels: [3, height, width]
+ * float32 normalised, one image, any height and width >= 31. features: [channels, out_h,
+ * out_w] row-major (CHW), caller-owned, capacity in floats; channels = width (stage 0) or
+ * 4 x width x 2^(stage-1); out_h/out_w per the flooring rule of cs_model_image_grid (stage 4:
+ * the grid). channels, out_h, out_w may be NULL; they are written also on
+ * CS_ERR_BUFFER_TOO_SMALL so a caller can size a retry.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, stage outside 0..4, a NaN or infinite pixel),
+ *         CS_ERR_UNSUPPORTED (not a ResNet model), CS_ERR_SHAPE / CS_ERR_TOO_LARGE (sizes, as
+ *         cs_model_image_grid), CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_resnet_trunk(cs_context *ctx, const float *pixels, int height, int width,
+                                 int stage, float *features, size_t capacity, int *channels,
+                                 int *out_h, int *out_w);
+
+/* Attention pool (RESNET 4-5) on a layer-4 map. features: [D, grid_h, grid_w] (CHW, as
+ * cs_resnet_trunk stage 4 gives; any grid of 1..65536 cells, square or not). Tokens: their mean
+ * (token 0), then the cells in row-major order, plus the positional table (bilinearly resized,
+ * align_corners = false, from the STORED table to grid_h x grid_w on every call; row 0 kept).
+ * out: [1 + grid_h*grid_w, embed_dim], c_proj applied to every token, not normalised.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a grid size <= 0, kind outside the enum),
+ *         CS_ERR_UNSUPPORTED (not a ResNet model), CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL,
+ *         CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_resnet_attnpool(cs_context *ctx, cs_resnet_pool kind, const float *features,
+                                    int grid_h, int grid_w, float *out, size_t capacity);
+
+/* Trunk then attention pool of `kind` for a batch: pixels [batch, 3, height, width];
+ * features [batch, 1 + grid_h*grid_w, embed_dim]. cs_encode_images is kind CS_RN_POOL_RAW and
+ * cs_surgery_apply (n_blocks > 0) CS_RN_POOL_SURGERY. Deterministic whatever was encoded
+ * before. Statuses as cs_resnet_trunk and cs_resnet_attnpool (batch <= 0:
+ * CS_ERR_INVALID_ARGUMENT). */
+CS_API cs_status cs_resnet_encode(cs_context *ctx, cs_resnet_pool kind, const float *pixels,
+                                  int batch, int height, int width, float *features,
+                                  size_t capacity);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Text encoder and prompt ensembles (REFERENCE 3)                                            */
 /* ------------------------------------------------------------------------------------------ */

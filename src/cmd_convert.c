@@ -182,6 +182,35 @@ static int read_merges(const char *model_path, const char *vocab, const cs_st_te
     return CLI_OK;
 }
 
+/* A ResNet image tower is bundled as the source's own "visual.*" tensors (BatchNorms unfolded,
+ * as in the checkpoint), widened to f32 (kept in *keep until the write); the counters
+ * (num_batches_tracked) and the "visual.attnpool.attn.*" copies are left out. */
+static void add_resnet_tower(bundle *b, const cs_safetensors *st, float ***keep, size_t *n_keep)
+{
+    *keep = calloc(st->n_tensors ? st->n_tensors : 1, sizeof **keep);
+    if (!*keep) {
+        b->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < st->n_tensors && !b->failed; i++) {
+        const cs_st_tensor *t = &st->tensors[i];
+        if (strncmp(t->name, "visual.", 7) != 0 || strncmp(t->name, "visual.attnpool.attn.", 21) == 0)
+            continue;
+        if (t->dtype != CS_DT_F32 && t->dtype != CS_DT_F16 && t->dtype != CS_DT_BF16) continue;
+        if (t->ndim > 4) continue;
+        float *f = malloc(sizeof(float) * (t->n_elements ? t->n_elements : 1));
+        if (!f || cs_st_to_f32(t, f) != CS_OK) {
+            free(f);
+            b->failed = 1;
+            return;
+        }
+        (*keep)[(*n_keep)++] = f;
+        int64_t d[4] = {0, 0, 0, 0};
+        for (int k = 0; k < t->ndim; k++) d[k] = t->shape[k];
+        add(b, t->name, f, t->ndim, d[0], d[1], d[2], d[3]);
+    }
+}
+
 int cmd_convert(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *vocab = NULL;
@@ -225,18 +254,24 @@ int cmd_convert(int argc, char **argv)
     const cs_vision_weights *v = &m->vision;
     const cs_text_weights *t = &m->text;
     int D = m->embed_dim;
-    float *vproj = transposed(v->proj, D, v->width), *tproj = transposed(t->proj, D, t->width);
+    int rn = m->backbone == CS_BACKBONE_RESNET;
+    float *vproj = rn ? NULL : transposed(v->proj, D, v->width), *tproj = transposed(t->proj, D, t->width);
     float logit = m->logit_scale > 0 ? logf(m->logit_scale) : 0.0f;
-    if (!vproj || !tproj) b.failed = 1;
-    add(&b, "visual.conv1.weight", v->patch_w, 4, v->width, 3, v->patch_size, v->patch_size);
-    add(&b, "visual.class_embedding", v->class_embedding, 1, v->width, 0, 0, 0);
-    add(&b, "visual.positional_embedding", v->positional_embedding, 2, 1 + (int64_t)v->grid * v->grid, v->width, 0, 0);
-    add(&b, "visual.ln_pre.weight", v->ln_pre_w, 1, v->width, 0, 0, 0);
-    add(&b, "visual.ln_pre.bias", v->ln_pre_b, 1, v->width, 0, 0, 0);
-    add_blocks(&b, "visual.transformer.resblocks.", v->blocks, v->layers, v->width, v->mlp_dim);
-    add(&b, "visual.ln_post.weight", v->ln_post_w, 1, v->width, 0, 0, 0);
-    add(&b, "visual.ln_post.bias", v->ln_post_b, 1, v->width, 0, 0, 0);
-    if (vproj) add(&b, "visual.proj", vproj, 2, v->width, D, 0, 0);
+    float **keep = NULL;
+    size_t n_keep = 0;
+    if ((!rn && !vproj) || !tproj) b.failed = 1;
+    if (rn) add_resnet_tower(&b, m->st, &keep, &n_keep);
+    else {
+        add(&b, "visual.conv1.weight", v->patch_w, 4, v->width, 3, v->patch_size, v->patch_size);
+        add(&b, "visual.class_embedding", v->class_embedding, 1, v->width, 0, 0, 0);
+        add(&b, "visual.positional_embedding", v->positional_embedding, 2, 1 + (int64_t)v->grid * v->grid, v->width, 0, 0);
+        add(&b, "visual.ln_pre.weight", v->ln_pre_w, 1, v->width, 0, 0, 0);
+        add(&b, "visual.ln_pre.bias", v->ln_pre_b, 1, v->width, 0, 0, 0);
+        add_blocks(&b, "visual.transformer.resblocks.", v->blocks, v->layers, v->width, v->mlp_dim);
+        add(&b, "visual.ln_post.weight", v->ln_post_w, 1, v->width, 0, 0, 0);
+        add(&b, "visual.ln_post.bias", v->ln_post_b, 1, v->width, 0, 0, 0);
+        if (vproj) add(&b, "visual.proj", vproj, 2, v->width, D, 0, 0);
+    }
     add(&b, "token_embedding.weight", t->token_embedding, 2, t->vocab_size, t->width, 0, 0);
     add(&b, "positional_embedding", t->positional_embedding, 2, t->context_length, t->width, 0, 0);
     add_blocks(&b, "transformer.resblocks.", t->blocks, t->layers, t->width, t->mlp_dim);
@@ -286,6 +321,8 @@ int cmd_convert(int argc, char **argv)
     free(b.overflow);
     free(vproj);
     free(tproj);
+    for (size_t i = 0; i < n_keep; i++) free(keep[i]);
+    free(keep);
     free(merges);
     cs_model_free(m);
     return rc;

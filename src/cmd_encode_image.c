@@ -124,10 +124,9 @@ int cmd_encode_image(int argc, char **argv)
     }
     int t = cs_model_image_tokens(m, h, w), d = cs_model_embed_dim(m);
     if (t == 0) {
-        fprintf(stderr,
-                "clipsurgery encode-image: image size %dx%d is not a multiple of the "
-                "patch size %d\n",
-                w, h, cs_model_patch_size(m));
+        int gh, gw;
+        cs_model_image_grid(m, h, w, &gh, &gw); /* its message says why (patch, ResNet minimum) */
+        fprintf(stderr, "clipsurgery encode-image: %s\n", cs_last_error());
         goto done;
     }
     size_t n = (size_t)b * (size_t)t * (size_t)d;

@@ -36,13 +36,22 @@ int cmd_info(int argc, char **argv)
     memset(&in, 0, sizeof in);
     in.size = sizeof in;
     cs_model_get_info(m, &in);
-    printf("{\"layout\": \"%s\", \"dtype\": \"%s\", "
+    char backbone[160] = "\"vit\"";
+    cs_resnet_info ri;
+    memset(&ri, 0, sizeof ri);
+    ri.size = sizeof ri;
+    if (cs_model_backbone(m) == CS_BACKBONE_RESNET && cs_resnet_get_info(m, &ri) == CS_OK)
+        snprintf(backbone, sizeof backbone,
+                 "\"resnet\", \"resnet\": {\"stage_blocks\": [%d, %d, %d, %d], \"width\": %d}",
+                 ri.stage_blocks[0], ri.stage_blocks[1], ri.stage_blocks[2], ri.stage_blocks[3],
+                 ri.width);
+    printf("{\"backbone\": %s, \"layout\": \"%s\", \"dtype\": \"%s\", "
            "\"vision\": {\"width\": %d, \"layers\": %d, \"heads\": %d, \"patch_size\": %d, "
            "\"image_size\": %d, \"grid\": %d}, "
            "\"text\": {\"width\": %d, \"layers\": %d, \"heads\": %d, \"context_length\": %d, "
            "\"vocab_size\": %d}, \"embed_dim\": %d, \"activation\": \"%s\", "
            "\"layer_norm_eps\": %g, \"has_vocabulary\": %s}\n",
-           in.layout == CS_LAYOUT_HF ? "hf" : "openai",
+           backbone, in.layout == CS_LAYOUT_HF ? "hf" : "openai",
            in.dtype_bits == 32 ? "F32" : (in.is_bf16 ? "BF16" : "F16"), in.vision_width,
            in.vision_layers, in.vision_heads, in.patch_size, in.image_size, in.grid, in.text_width,
            in.text_layers, in.text_heads, in.context_length, in.vocab_size, in.embed_dim,

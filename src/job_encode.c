@@ -49,8 +49,10 @@ int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n
 {
     int nt = cs_model_image_tokens(job->model, in->height, in->width);
     if (nt <= 0) {
-        fprintf(stderr, "clipsurgery %s: %s: input %dx%d is not a multiple of the patch size %d\n",
-                job->cmd, in->path, in->height, in->width, cs_model_patch_size(job->model));
+        int gh, gw;
+        cs_model_image_grid(job->model, in->height, in->width, &gh, &gw); /* says why */
+        fprintf(stderr, "clipsurgery %s: %s: input %dx%d: %s\n", job->cmd, in->path, in->height,
+                in->width, cs_last_error());
         return CLI_RUNTIME;
     }
     size_t n = (size_t)nt * (size_t)job->dim;
@@ -66,8 +68,9 @@ int cli_job_features(cli_job *job, const cli_input *in, float **features, int *n
     cs_l2_normalize(f, (size_t)nt, (size_t)job->dim);
     *features = f;
     *n_tokens = nt;
-    int p = cs_model_patch_size(job->model);
-    *grid_h = in->height / p;
-    *grid_w = in->width / p;
+    if (cs_model_image_grid(job->model, in->height, in->width, grid_h, grid_w) != CS_OK) {
+        free(f);
+        return cli_status_error(job->cmd, in->path, CS_ERR_SHAPE);
+    }
     return CLI_OK;
 }

@@ -1,10 +1,16 @@
 /* gen_model: writes a random CLIP checkpoint of full ViT-B/16 size (vision width 768, 12 layers,
  * 12 heads, patch 16, image 224; text width 512, 12 layers, 8 heads, context 77, vocabulary
  * 49408; embed dim 512) in OpenAI/OpenCLIP or Hugging Face naming, stored as F32 or F16.
+ * --arch rn50|rn101|rn50x4|rn50x16|rn50x64 writes a ResNet CLIP of that model's real geometry
+ * instead (OpenAI naming: ModifiedResNet with BatchNorms and running statistics, its
+ * AttentionPool2d, the matching text tower; see the table below). --scale-down K divides the
+ * ResNet width and the text width by K (the latter rounded down to heads of 64) and keeps one text block (same stage layout, embed dim
+ * and resolution; for quick tests).
  * Real weights cannot be downloaded here; the benchmark times the forward pass on this file.
  * Values are random but well scaled (no overflow, NaN or subnormal activations).
  *
- *   gen_model [--layout openai|hf] [--dtype f32|f16] [--seed N] --out FILE.safetensors */
+ *   gen_model [--layout openai|hf] [--arch vitb16|rn50|...] [--scale-down K] [--dtype f32|f16]
+ *             [--seed N] --out FILE.safetensors */
 #include "io/safetensors.h"
 
 #include <stdint.h>
@@ -160,9 +166,76 @@ static void blocks(gen *g, const char *prefix, int width, int layers)
     }
 }
 
+/* ResNet CLIP geometries (OpenAI clip/model.py build_model, from the released checkpoints). */
+typedef struct rn_arch {
+    const char *name;
+    int layers[4], width, embed, image, text_width, text_layers;
+} rn_arch;
+static const rn_arch RN_ARCHS[] = {
+    {"rn50", {3, 4, 6, 3}, 64, 1024, 224, 512, 12},
+    {"rn101", {3, 4, 23, 3}, 64, 512, 224, 512, 12},
+    {"rn50x4", {4, 6, 10, 6}, 80, 640, 288, 640, 12},
+    {"rn50x16", {6, 8, 18, 8}, 96, 768, 384, 768, 12},
+    {"rn50x64", {3, 15, 36, 10}, 128, 1024, 448, 1024, 12},
+};
+
+/* conv [out, in, k, k] (no bias) and its BatchNorm (weight, bias, running stats, counter). */
+static void conv_bn(gen *g, const char *conv, const char *bn, int out, int in, int k, float gain)
+{
+    char n[256];
+    add(g, conv, 4, (int64_t[]){out, in, k, k}, 0.0f, gain / __builtin_sqrtf((float)(in * k * k)));
+    snprintf(n, sizeof n, "%s.weight", bn);
+    add(g, n, 1, D1(out), 1.0f, 0.1f);
+    snprintf(n, sizeof n, "%s.bias", bn);
+    add(g, n, 1, D1(out), 0.0f, 0.05f);
+    snprintf(n, sizeof n, "%s.running_mean", bn);
+    add(g, n, 1, D1(out), 0.0f, 0.05f);
+    snprintf(n, sizeof n, "%s.running_var", bn);
+    add(g, n, 1, D1(out), 1.0f, 0.1f);
+    snprintf(n, sizeof n, "%s.num_batches_tracked", bn);
+    grow(g);
+    int64_t *cnt = malloc(sizeof *cnt);
+    char *nm = strdup(n);
+    if (!cnt || !nm) die("out of memory");
+    *cnt = 0;
+    g->e[g->n] = (cs_st_entry){nm, CS_DT_I64, 0, NULL, cnt};
+    g->bufs[g->n] = cnt;
+    g->n++;
+}
+
+static void resnet_tower(gen *g, const rn_arch *a, int w)
+{
+    conv_bn(g, "visual.conv1.weight", "visual.bn1", w / 2, 3, 3, 1.7f);
+    conv_bn(g, "visual.conv2.weight", "visual.bn2", w / 2, w / 2, 3, 1.7f);
+    conv_bn(g, "visual.conv3.weight", "visual.bn3", w, w / 2, 3, 1.7f);
+    int in = w;
+    for (int s = 0; s < 4; s++) {
+        int p = w << s;
+        for (int b = 0; b < a->layers[s]; b++) {
+            char c[128], n[128];
+#define NM(buf, suffix) (snprintf(buf, sizeof buf, "visual.layer%d.%d.%s", s + 1, b, suffix), buf)
+            conv_bn(g, NM(c, "conv1.weight"), NM(n, "bn1"), p, in, 1, 1.7f);
+            conv_bn(g, NM(c, "conv2.weight"), NM(n, "bn2"), p, p, 3, 1.7f);
+            conv_bn(g, NM(c, "conv3.weight"), NM(n, "bn3"), 4 * p, p, 1, 0.5f);
+            if (b == 0) conv_bn(g, NM(c, "downsample.0.weight"), NM(n, "downsample.1"), 4 * p, in, 1, 1.0f);
+#undef NM
+            in = 4 * p;
+        }
+    }
+    int d = 32 * w, grid = a->image / 32;
+    add(g, "visual.attnpool.positional_embedding", 2, D2(1 + grid * grid, d), 0.0f,
+        1.0f / __builtin_sqrtf((float)d));
+    linear(g, "visual.attnpool.k_proj.weight", "visual.attnpool.k_proj.bias", d, d);
+    linear(g, "visual.attnpool.q_proj.weight", "visual.attnpool.q_proj.bias", d, d);
+    linear(g, "visual.attnpool.v_proj.weight", "visual.attnpool.v_proj.bias", d, d);
+    linear(g, "visual.attnpool.c_proj.weight", "visual.attnpool.c_proj.bias", a->embed, d);
+}
+
 int main(int argc, char **argv)
 {
     const char *out = NULL;
+    const rn_arch *arch = NULL;
+    int scale_down = 1;
     gen g = {0};
     g.rng = 0x9E3779B97F4A7C15ULL;
     for (int i = 1; i < argc; i++) {
@@ -179,14 +252,36 @@ int main(int argc, char **argv)
             if (!g.rng) g.rng = 1;
         } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--arch") == 0 && i + 1 < argc) {
+            i++;
+            arch = NULL;
+            for (size_t k = 0; k < sizeof RN_ARCHS / sizeof RN_ARCHS[0]; k++)
+                if (strcmp(argv[i], RN_ARCHS[k].name) == 0) arch = &RN_ARCHS[k];
+            if (!arch && strcmp(argv[i], "vitb16") != 0)
+                die("--arch is vitb16, rn50, rn101, rn50x4, rn50x16 or rn50x64");
+        } else if (strcmp(argv[i], "--scale-down") == 0 && i + 1 < argc) {
+            scale_down = atoi(argv[++i]);
+            if (scale_down < 1 || scale_down > 64) die("--scale-down is 1..64");
         } else {
-            fprintf(stderr, "usage: gen_model [--layout openai|hf] [--dtype f32|f16] [--seed N] "
+            fprintf(stderr, "usage: gen_model [--layout openai|hf] [--arch vitb16|rn50|rn101|rn50x4|"
+                            "rn50x16|rn50x64] [--scale-down K] [--dtype f32|f16] [--seed N] "
                             "--out FILE.safetensors\n");
             return 2;
         }
     }
     if (!out) die("--out FILE is required");
-    if (g.hf) {
+    if (arch && g.hf) die("ResNet CLIP checkpoints use the OpenAI naming (no --layout hf)");
+    if (arch) {
+        int w = arch->width / scale_down, tw = arch->text_width / scale_down / 64 * 64;
+        int tl = scale_down > 1 ? 1 : arch->text_layers;
+        if (w < 2 || w % 2 || tw < 64 || tw % 64) die("--scale-down too large for this --arch");
+        resnet_tower(&g, arch, w);
+        add(&g, "token_embedding.weight", 2, D2(VOCAB, tw), 0.0f, 0.05f);
+        add(&g, "positional_embedding", 2, D2(CTX, tw), 0.0f, 0.02f);
+        blocks(&g, "transformer.", tw, tl);
+        layer_norm(&g, "ln_final.weight", "ln_final.bias", tw);
+        add(&g, "text_projection", 2, D2(tw, arch->embed), 0.0f, 1.0f / __builtin_sqrtf((float)tw));
+    } else if (g.hf) {
         add(&g, "vision_model.embeddings.class_embedding", 1, D1(VW), 0.0f, 0.1f);
         add(&g, "vision_model.embeddings.patch_embedding.weight", 4,
             (int64_t[]){VW, 3, PATCH, PATCH}, 0.0f, 1.0f / 27.7f);
@@ -218,7 +313,8 @@ int main(int argc, char **argv)
         layer_norm(&g, "ln_final.weight", "ln_final.bias", TW);
         add(&g, "text_projection", 2, D2(TW, EMBED), 0.0f, 1.0f / 22.6f);
     }
-    add(&g, "logit_scale", 1, D1(1), 4.6052f, 0.0f);
+    if (arch) add(&g, "logit_scale", 0, NULL, 4.6052f, 0.0f); /* [] as in real checkpoints */
+    else add(&g, "logit_scale", 1, D1(1), 4.6052f, 0.0f);
     for (size_t i = 0; i < g.n; i++) g.e[i].shape = g.shapes[i];
     cs_st_meta meta[2] = {{(char *)"format", (char *)"pt"},
                           {(char *)"generator", (char *)"libclipsurgery tools/gen_model (random)"}};

@@ -27,6 +27,13 @@ enum {
     CS_BUF_SCORES2,  /* second attention score block (dense methods) */
     CS_BUF_ZBUF,     /* per-head normalised q/k/v copies (GEM self-self attention) */
     CS_BUF_BIAS,     /* additive attention bias [n_tokens, n_tokens] (NACLIP) */
+    CS_BUF_RN_A,     /* ResNet trunk: feature maps, ping */
+    CS_BUF_RN_B,     /* ResNet trunk: feature maps, pong */
+    CS_BUF_RN_T1,    /* ResNet bottleneck: conv1 output, then the pooled conv2 output */
+    CS_BUF_RN_T2,    /* ResNet bottleneck: conv2 output */
+    CS_BUF_RN_POOL,  /* ResNet shortcut: pooled input */
+    CS_BUF_RN_COL,   /* ResNet 3x3 convolution: unfolded input [in*9, out_h*out_w] */
+    CS_BUF_RN_TOK,   /* ResNet attention pool: tokens [1 + cells, D] */
     CS_BUF_COUNT
 };
 

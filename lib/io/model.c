@@ -312,24 +312,21 @@ typedef struct config {
     int v_width, v_layers, v_heads, v_patch, t_width, t_layers, t_heads, embed;
 } config;
 
-static cs_status load_weights(loader *L, const config *cfg)
+/* ViT image tower geometry from shapes: width, patch, grid, layers, MLP, heads, embed dim. */
+static cs_status vit_architecture(loader *L, const config *cfg, const names *N, int *grid)
 {
     cs_model *m = L->m;
-    const names *N = m->layout == CS_LAYOUT_HF ? &NAMES_HF : &NAMES_OPENAI;
     int hf = m->layout == CS_LAYOUT_HF;
     cs_vision_weights *v = &m->vision;
-    cs_text_weights *t = &m->text;
     int64_t d4[4] = {0, 0, 0, 0}, d2[2] = {0, 0};
     char n[256];
-
-    /* vision architecture from shapes */
     TRY(shape_of(L, N->patch, 4, d4));
     if (d4[1] != 3 || d4[2] != d4[3])
         return cs_fail(CS_ERR_SHAPE, "%s: \"%s\" must be [width, 3, p, p]", L->path, N->patch);
     v->width = (int)d4[0];
     v->patch_size = (int)d4[2];
     TRY(shape_of(L, N->vpos, 2, d2));
-    int g = (int)lround(sqrt((double)(d2[0] - 1)));
+    int g = *grid = (int)lround(sqrt((double)(d2[0] - 1)));
     if (d2[0] < 2 || (int64_t)g * g + 1 != d2[0])
         return cs_fail(CS_ERR_SHAPE, "%s: \"%s\" has %lld rows, not 1 + a square grid", L->path, N->vpos,
                        (long long)d2[0]);
@@ -346,30 +343,15 @@ static cs_status load_weights(loader *L, const config *cfg)
     TRY(shape_of(L, N->vproj, 2, d2));
     m->embed_dim = (int)(hf ? d2[0] : d2[1]);
 
-    /* text architecture */
-    TRY(shape_of(L, N->tok, 2, d2));
-    t->vocab_size = (int)d2[0];
-    t->width = (int)d2[1];
-    TRY(shape_of(L, N->tpos, 2, d2));
-    t->context_length = (int)d2[0];
-    t->layers = count_layers(L, N->tblock_fmt, N->tprefix);
-    if (t->layers == 0)
-        return cs_fail(CS_ERR_MISSING_TENSOR, "%s: no text transformer blocks (%s0...)", L->path, N->tprefix);
-    snprintf(n, sizeof n, "%s0.%s", N->tprefix, N->fc);
-    TRY(shape_of(L, n, 2, d2));
-    t->mlp_dim = (int)d2[0];
-    TRY(infer_heads(L, t->width, cfg->t_heads, &t->heads, "text"));
+    return CS_OK;
+}
 
-    if (cfg->present) {
-        if ((cfg->v_width && cfg->v_width != v->width) || (cfg->v_layers && cfg->v_layers != v->layers) ||
-            (cfg->v_patch && cfg->v_patch != v->patch_size) || (cfg->t_width && cfg->t_width != t->width) ||
-            (cfg->t_layers && cfg->t_layers != t->layers) || (cfg->embed && cfg->embed != m->embed_dim))
-            return cs_fail(CS_ERR_SHAPE,
-                           "%s: config.json disagrees with the tensor shapes (vision %dx%d patch %d, text %dx%d, embed %d)",
-                           L->path, v->width, v->layers, v->patch_size, t->width, t->layers, m->embed_dim);
-    }
-
-    /* vision weights */
+/* ViT image tower weights of the geometry vit_architecture found. */
+static cs_status vit_weights(loader *L, const names *N, int g)
+{
+    cs_model *m = L->m;
+    int hf = m->layout == CS_LAYOUT_HF;
+    cs_vision_weights *v = &m->vision;
     {
         int64_t pd[4] = {v->width, 3, v->patch_size, v->patch_size};
         TRY(get(L, N->patch, &v->patch_w, 4, pd));
@@ -389,6 +371,56 @@ static cs_status load_weights(loader *L, const config *cfg)
     for (int i = 0; i < v->layers; i++)
         TRY(hf ? block_hf(L, N->vprefix, i, v->width, v->mlp_dim, &v->blocks[i])
                : block_openai(L, N->vprefix, i, v->width, v->mlp_dim, &v->blocks[i]));
+    return CS_OK;
+}
+
+static cs_status load_weights(loader *L, const config *cfg)
+{
+    cs_model *m = L->m;
+    const names *N = m->layout == CS_LAYOUT_HF ? &NAMES_HF : &NAMES_OPENAI;
+    int hf = m->layout == CS_LAYOUT_HF;
+    cs_vision_weights *v = &m->vision;
+    cs_text_weights *t = &m->text;
+    int64_t d2[2] = {0, 0};
+    char n[256];
+
+    int g = 0;
+    if (m->backbone == CS_BACKBONE_RESNET) {
+        TRY(cs_resnet_load(L->st, L->path, &m->resnet));
+        m->embed_dim = m->resnet.embed_dim;
+    } else {
+        TRY(vit_architecture(L, cfg, N, &g));
+    }
+
+    /* text architecture */
+    TRY(shape_of(L, N->tok, 2, d2));
+    t->vocab_size = (int)d2[0];
+    t->width = (int)d2[1];
+    TRY(shape_of(L, N->tpos, 2, d2));
+    t->context_length = (int)d2[0];
+    t->layers = count_layers(L, N->tblock_fmt, N->tprefix);
+    if (t->layers == 0)
+        return cs_fail(CS_ERR_MISSING_TENSOR, "%s: no text transformer blocks (%s0...)", L->path, N->tprefix);
+    snprintf(n, sizeof n, "%s0.%s", N->tprefix, N->fc);
+    TRY(shape_of(L, n, 2, d2));
+    t->mlp_dim = (int)d2[0];
+    TRY(infer_heads(L, t->width, cfg->t_heads, &t->heads, "text"));
+
+    if (cfg->present && m->backbone == CS_BACKBONE_RESNET) {
+        if ((cfg->t_width && cfg->t_width != t->width) || (cfg->t_layers && cfg->t_layers != t->layers) ||
+            (cfg->embed && cfg->embed != m->embed_dim))
+            return cs_fail(CS_ERR_SHAPE, "%s: config.json disagrees with the tensor shapes (text %dx%d, embed %d)",
+                           L->path, t->width, t->layers, m->embed_dim);
+    } else if (cfg->present) {
+        if ((cfg->v_width && cfg->v_width != v->width) || (cfg->v_layers && cfg->v_layers != v->layers) ||
+            (cfg->v_patch && cfg->v_patch != v->patch_size) || (cfg->t_width && cfg->t_width != t->width) ||
+            (cfg->t_layers && cfg->t_layers != t->layers) || (cfg->embed && cfg->embed != m->embed_dim))
+            return cs_fail(CS_ERR_SHAPE,
+                           "%s: config.json disagrees with the tensor shapes (vision %dx%d patch %d, text %dx%d, embed %d)",
+                           L->path, v->width, v->layers, v->patch_size, t->width, t->layers, m->embed_dim);
+    }
+
+    if (m->backbone == CS_BACKBONE_VIT) TRY(vit_weights(L, N, g));
 
     /* text weights */
     TRY(get2(L, N->tok, &t->token_embedding, t->vocab_size, t->width));
@@ -417,6 +449,10 @@ static cs_status load_weights(loader *L, const config *cfg)
     const cs_st_tensor *pt = find(L, N->patch);
     m->dtype_bits = pt->dtype == CS_DT_F32 ? 32 : 16;
     m->is_bf16 = pt->dtype == CS_DT_BF16;
+    if (m->backbone == CS_BACKBONE_RESNET) {
+        m->dtype_bits = m->resnet.dtype_bits;
+        m->is_bf16 = m->resnet.is_bf16;
+    }
     return CS_OK;
 }
 
@@ -616,6 +652,7 @@ CS_API void cs_model_free(cs_model *m)
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     cs_tokenizer_free(m->tokenizer);
+    cs_resnet_weights_free(&m->resnet);
     cs_st_close(m->st);
     free(m);
 }
@@ -645,10 +682,12 @@ static cs_status load_parsed(cs_model *m, const char *file, const char *dir, con
 {
     cs_status s = CS_OK;
     loader L = {m, m->st, file};
-    if (cs_st_find(m->st, NAMES_HF.patch)) m->layout = CS_LAYOUT_HF;
+    if (cs_resnet_present(m->st)) m->backbone = CS_BACKBONE_RESNET;
+    if (m->backbone == CS_BACKBONE_RESNET) m->layout = CS_LAYOUT_OPENAI;
+    else if (cs_st_find(m->st, NAMES_HF.patch)) m->layout = CS_LAYOUT_HF;
     else if (cs_st_find(m->st, NAMES_OPENAI.patch)) m->layout = CS_LAYOUT_OPENAI;
     else return cs_fail(CS_ERR_MISSING_TENSOR,
-                        "%s: neither \"%s\" (Hugging Face) nor \"%s\" (OpenAI) found: not a CLIP ViT checkpoint",
+                        "%s: neither \"%s\" (Hugging Face) nor \"%s\" (OpenAI) found: not a CLIP checkpoint",
                         file, NAMES_HF.patch, NAMES_OPENAI.patch);
     m->activation = m->layout == CS_LAYOUT_HF ? cfg->act : CS_ACT_QUICK_GELU;
     m->layer_norm_eps = m->layout == CS_LAYOUT_HF ? cfg->eps : 1e-5f;
@@ -734,12 +773,12 @@ CS_API cs_status cs_model_get_info(const cs_model *m, cs_model_info *info)
     full.layout = m->layout;
     full.dtype_bits = m->dtype_bits;
     full.is_bf16 = m->is_bf16;
-    full.vision_width = m->vision.width;
-    full.vision_layers = m->vision.layers;
-    full.vision_heads = m->vision.heads;
-    full.patch_size = m->vision.patch_size;
-    full.image_size = m->vision.image_size;
-    full.grid = m->vision.grid;
+    full.vision_width = cs_model_vision_width(m);
+    full.vision_layers = cs_model_vision_layers(m);
+    full.vision_heads = m->backbone == CS_BACKBONE_RESNET ? m->resnet.heads : m->vision.heads;
+    full.patch_size = cs_model_patch_size(m);
+    full.image_size = cs_model_image_size(m);
+    full.grid = m->backbone == CS_BACKBONE_RESNET ? m->resnet.grid : m->vision.grid;
     full.text_width = m->text.width;
     full.text_layers = m->text.layers;
     full.text_heads = m->text.heads;
@@ -755,10 +794,38 @@ CS_API cs_status cs_model_get_info(const cs_model *m, cs_model_info *info)
 }
 
 CS_API int cs_model_embed_dim(const cs_model *m) { return m ? m->embed_dim : 0; }
-CS_API int cs_model_patch_size(const cs_model *m) { return m ? m->vision.patch_size : 0; }
-CS_API int cs_model_vision_width(const cs_model *m) { return m ? m->vision.width : 0; }
-CS_API int cs_model_vision_layers(const cs_model *m) { return m ? m->vision.layers : 0; }
-CS_API int cs_model_image_size(const cs_model *m) { return m ? m->vision.image_size : 0; }
+/* On a ResNet: the trunk's total stride (32), the attnpool dimension D, the bottleneck count and
+ * the native resolution (positional grid x 32). */
+#define RN(m) ((m)->backbone == CS_BACKBONE_RESNET)
+CS_API int cs_model_patch_size(const cs_model *m) { return m ? (RN(m) ? 32 : m->vision.patch_size) : 0; }
+CS_API int cs_model_vision_width(const cs_model *m) { return m ? (RN(m) ? m->resnet.dim : m->vision.width) : 0; }
+CS_API int cs_model_vision_layers(const cs_model *m) { return m ? (RN(m) ? m->resnet.n_blocks : m->vision.layers) : 0; }
+CS_API int cs_model_image_size(const cs_model *m) { return m ? (RN(m) ? m->resnet.image_size : m->vision.image_size) : 0; }
+#undef RN
+
+CS_API cs_backbone cs_model_backbone(const cs_model *m) { return m ? m->backbone : CS_BACKBONE_VIT; }
+
+CS_API cs_status cs_resnet_get_info(const cs_model *m, cs_resnet_info *info)
+{
+    cs_clear_error();
+    if (!m || !info || info->size < sizeof(size_t))
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_resnet_get_info: NULL model or info->size not set");
+    if (m->backbone != CS_BACKBONE_RESNET)
+        return cs_fail(CS_ERR_UNSUPPORTED, "cs_resnet_get_info: the model is not a ResNet");
+    const cs_resnet_weights *r = &m->resnet;
+    cs_resnet_info full;
+    memset(&full, 0, sizeof full);
+    full.size = info->size < sizeof full ? info->size : sizeof full;
+    for (int i = 0; i < 4; i++) full.stage_blocks[i] = r->stage_blocks[i];
+    full.width = r->width;
+    full.dim = r->dim;
+    full.heads = r->heads;
+    full.embed_dim = r->embed_dim;
+    full.image_size = r->image_size;
+    full.grid = r->grid;
+    memcpy(info, &full, full.size);
+    return CS_OK;
+}
 CS_API int cs_model_text_width(const cs_model *m) { return m ? m->text.width : 0; }
 CS_API int cs_model_text_layers(const cs_model *m) { return m ? m->text.layers : 0; }
 CS_API int cs_model_context_length(const cs_model *m) { return m ? m->text.context_length : 0; }

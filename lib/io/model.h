@@ -6,6 +6,7 @@
 #define CS_MODEL_H
 
 #include "clipsurgery.h"
+#include "io/model_resnet.h"
 
 #include <stddef.h>
 
@@ -43,13 +44,15 @@ typedef struct cs_text_weights {
 } cs_text_weights;
 
 struct cs_model {
+    cs_backbone backbone;             /* CS_BACKBONE_VIT: `vision`; CS_BACKBONE_RESNET: `resnet` */
     cs_layout layout;
     int dtype_bits, is_bf16;
     int embed_dim;
     cs_activation activation;
     float layer_norm_eps;
     float logit_scale;                /* exp(stored), 0 if absent */
-    cs_vision_weights vision;
+    cs_vision_weights vision;         /* ViT only (zero for a ResNet) */
+    cs_resnet_weights resnet;         /* ResNet only (zero for a ViT) */
     cs_text_weights text;
     cs_tokenizer *tokenizer;          /* owned; NULL when no vocabulary was found */
     /* storage */

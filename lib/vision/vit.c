@@ -29,7 +29,7 @@ CS_API void cs_surgery_params_default(cs_surgery_params *params)
     params->cls_from_new_path = 0;
 }
 
-CS_API int cs_model_image_tokens(const cs_model *model, int height, int width)
+int cs_vit_image_tokens(const cs_model *model, int height, int width)
 {
     if (!model) return 0;
     int p = model->vision.patch_size;
@@ -42,6 +42,9 @@ CS_API int cs_model_image_tokens(const cs_model *model, int height, int width)
 cs_status cs_vit_check_ctx(const cs_context *ctx)
 {
     if (!ctx || !ctx->model) return cs_fail(CS_ERR_INVALID_ARGUMENT, "context must not be NULL");
+    if (ctx->model->backbone != CS_BACKBONE_VIT)
+        return cs_fail(CS_ERR_UNSUPPORTED,
+                       "ViT block calls do not apply to a ResNet model (use cs_resnet_trunk / cs_resnet_attnpool)");
     const cs_vision_weights *v = &ctx->model->vision;
     if (v->width <= 0 || v->layers < 0 || v->heads <= 0 || v->width % v->heads || !v->blocks)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "model has no usable image encoder");
@@ -246,9 +249,9 @@ static cs_status read_surgery(const cs_model *m, const cs_surgery_params *in,
     return CS_OK;
 }
 
-CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surgery,
-                                  const float *pixels, int batch, int height, int width,
-                                  float *features, size_t capacity)
+cs_status cs_vit_surgery_apply(cs_context *ctx, const cs_surgery_params *surgery,
+                               const float *pixels, int batch, int height, int width,
+                               float *features, size_t capacity)
 {
     cs_clear_error();
     cs_status st = cs_vit_check_ctx(ctx);
@@ -308,15 +311,6 @@ CS_API cs_status cs_surgery_apply(cs_context *ctx, const cs_surgery_params *surg
         if ((st = cs_vit_project(ctx, out, nb * t, features + (size_t)b0 * t * d)) != CS_OK) return st;
     }
     return CS_OK;
-}
-
-CS_API cs_status cs_encode_images(cs_context *ctx, const float *pixels, int batch, int height,
-                                  int width, float *features, size_t capacity)
-{
-    cs_surgery_params raw;
-    cs_surgery_params_default(&raw);
-    raw.n_blocks = 0;
-    return cs_surgery_apply(ctx, &raw, pixels, batch, height, width, features, capacity);
 }
 
 CS_API cs_status cs_vision_embed(cs_context *ctx, const float *pixels, int height, int width,

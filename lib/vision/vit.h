@@ -1,9 +1,19 @@
-/* Internal hooks of the ViT image encoder (vit.c) for other compositions of its blocks
- * (vision/methods.c). Not installed. Token matrices are [rows, width] row-major. */
-#ifndef CS_VIT_H
-#define CS_VIT_H
+/* Internal interface of the ViT image encoder (vit.c). The public entry points (cs_surgery_apply,
+ * cs_encode_images, cs_model_image_tokens) are in vision/encoder.c, which dispatches on the
+ * model's backbone; the ViT block calls are public in vit.c. The hooks below let other
+ * compositions of its blocks (vision/methods.c) reuse them. Not installed. Token matrices are
+ * [rows, width] row-major. */
+#ifndef CS_VISION_VIT_H
+#define CS_VISION_VIT_H
 
 #include "core/context.h"
+
+/* cs_surgery_apply on a ViT model (same arguments, shapes and statuses). */
+cs_status cs_vit_surgery_apply(cs_context *ctx, const cs_surgery_params *surgery,
+                               const float *pixels, int batch, int height, int width,
+                               float *features, size_t capacity);
+/* cs_model_image_tokens on a ViT model. */
+int cs_vit_image_tokens(const cs_model *model, int height, int width);
 
 /* Grid cells above this are refused (scores alone would need n^2 floats per head). */
 #define CS_MAX_GRID_CELLS 65536

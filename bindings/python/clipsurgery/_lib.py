@@ -107,6 +107,9 @@ _PROTOTYPES = {
     "cs_model_context_length": (ctypes.c_int, [c_void_p]),
     "cs_model_tokenizer": (c_void_p, [c_void_p]),
     "cs_model_image_tokens": (ctypes.c_int, [c_void_p, ctypes.c_int, ctypes.c_int]),
+    "cs_model_backbone": (ctypes.c_int, [c_void_p]),
+    "cs_model_image_grid": (c_status, [c_void_p, ctypes.c_int, ctypes.c_int,
+                                       ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]),
     # tokenizer
     "cs_tokenize_context": (c_status, [c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                                        c_int32_p, c_size_t_p]),

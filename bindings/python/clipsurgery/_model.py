@@ -164,6 +164,8 @@ class Model(object):
         self.patch_size = _fn("cs_model_patch_size")(handle)
         self.image_size = _fn("cs_model_image_size")(handle)
         self.context_length = _fn("cs_model_context_length")(handle)
+        # "vit" or "resnet" (cs_model_backbone; a ResNet's patch_size is its total stride, 32)
+        self.backbone = "resnet" if _fn("cs_model_backbone")(handle) == 1 else "vit"
 
     # --- lifetime -------------------------------------------------------------------------
     def close(self):
@@ -207,6 +209,14 @@ class Model(object):
             raise ValueError("Model is closed")
         return _fn("cs_model_image_tokens")(self._model, int(height), int(width))
 
+    def image_grid(self, height, width):
+        """(grid_h, grid_w) of an input of height x width (cs_model_image_grid): ViT height/patch
+        x width/patch; ResNet the trunk's flooring chain (any side >= 31)."""
+        gh, gw = ctypes.c_int(), ctypes.c_int()
+        _call("cs_model_image_grid", self._model, int(height), int(width), ctypes.byref(gh),
+              ctypes.byref(gw))
+        return gh.value, gw.value
+
     # --- pixels ---------------------------------------------------------------------------
     def _pixels(self, pixels_or_path, size):
         """-> (float buffer, pointer, batch, height, width, original (h, w) or None)."""
@@ -232,6 +242,9 @@ class Model(object):
         ctx = self._context()
         n_tokens = self.image_tokens(height, width)
         if n_tokens <= 0:
+            if self.backbone == "resnet":
+                raise ValueError("image height and width (%d x %d) must be at least 31 for a "
+                                 "ResNet" % (height, width))
             raise ValueError("image height and width (%d x %d) must be positive multiples of the "
                              "patch size %d" % (height, width, self.patch_size))
         n = batch * n_tokens * self.embed_dim
@@ -393,7 +406,8 @@ class Model(object):
         else:
             raise ValueError("form must be 'label_set', 'empty_text' or 'raw', not %r" % (form,))
         del buf
-        return sim, n_tokens, count, h // self.patch_size, w // self.patch_size, orig, feats, text
+        gh, gw = self.image_grid(h, w)
+        return sim, n_tokens, count, gh, gw, orig, feats, text
 
     @staticmethod
     def _form(count, empty_text):
@@ -548,7 +562,8 @@ class Model(object):
         """Multi-label scores of one image: a list of {"text", "probability", "peak"} in the order of
         texts. probability: CLIP's zero-shot probability, softmax over texts of
         scale * cosine(class token, prompt ensemble) (cs_class_probabilities; the surgery
-        encoder keeps the original class token); the scores sum to 1. peak: the largest
+        encoder of a ViT keeps the original class token; on a ResNet, whose surgery pool changes
+        it, the raw pool's class token is used); the scores sum to 1. peak: the largest
         feature-surgery similarity over the image tokens (cs_similarity_peaks; label-set form
         when T > 1, else empty-text), the height of the map before min-max."""
         names = [n if isinstance(n, str) else n.decode("utf-8")
@@ -557,6 +572,10 @@ class Model(object):
         with self._lock:
             sim, n_tokens, count, _, _, _, feats, text = self._similarity_locked(
                 image, texts, size, self._form(count, False))
+            if self.backbone == "resnet":
+                buf, ptr, _, h, w, _ = self._pixels(image, size)
+                feats, _ = self._features(ptr, 1, h, w, "raw")
+                del buf
             probs = zeros("f", count)
             _call("cs_class_probabilities", cbuf(feats), 1, n_tokens, cbuf(text), count,
                   self.embed_dim, float(scale), cbuf(probs), count)
