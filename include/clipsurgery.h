@@ -444,9 +444,10 @@ CS_API cs_status cs_vision_project(cs_context *ctx, const float *tokens, int n_t
 /* ===== Training-free dense methods ===== */
 /* MaskCLIP, SCLIP, ClearCLIP, NACLIP and GEM beside CLIP Surgery on the same loaded model, each
  * reproducing its official code (../shared/docs/METHODS.md; docs/methods.md compares them).
- * Every call here needs a ViT model (patch embedding and transformer blocks): a model without
- * one gives CS_ERR_UNSUPPORTED. Pixels are [batch, 3, height, width] float32 normalised, as
- * cs_encode_images. */
+ * Every call here needs a ViT model (patch embedding and transformer blocks) and gives
+ * CS_ERR_UNSUPPORTED on a ResNet model, except cs_method_apply with the raw or clip-surgery
+ * settings, which runs the ResNet's raw or surgery attention pool (as cs_surgery_apply). Pixels are
+ * [batch, 3, height, width] float32 normalised, as cs_encode_images. */
 
 /* Method presets. Values are ABI. */
 typedef enum cs_method {

@@ -236,11 +236,43 @@ static int as_surgery(const cs_method_params *p, cs_surgery_params *sp)
     return 1;
 }
 
+/* A ResNet has an attention pool, not blocks: the raw and clip-surgery settings map onto its raw
+ * and surgery pools (cs_surgery_apply); every other method needs a ViT. */
+static cs_status resnet_method(cs_context *ctx, const cs_method_params *params, const float *pixels,
+                               int batch, int height, int width, float *features, size_t capacity)
+{
+    cs_method_params p;
+    if (!params) {
+        cs_method_params_default(&p, CS_METHOD_CLIP_SURGERY);
+    } else {
+        if (params->size < sizeof p)
+            return cs_fail(CS_ERR_INVALID_ARGUMENT,
+                           "cs_method_params.size %zu is too small (use cs_method_params_default)",
+                           params->size);
+        memcpy(&p, params, sizeof p);
+    }
+    cs_surgery_params sp;
+    cs_surgery_params_default(&sp);
+    if (p.pos_resize == CS_POS_BILINEAR && p.n_blocks == 0)
+        sp.n_blocks = 0;
+    else if (p.pos_resize == CS_POS_BILINEAR && p.n_blocks > 0 && p.parallel_path &&
+             p.keep_residual && !p.keep_ffn && p.attention == CS_ATTN_VV)
+        sp.n_blocks = p.n_blocks;
+    else
+        return cs_fail(CS_ERR_UNSUPPORTED,
+                       "on a ResNet model only the raw and clip-surgery methods apply (its attention "
+                       "pool has no transformer blocks for %s)",
+                       cs_method_name(p.method) ? cs_method_name(p.method) : "this method");
+    return cs_surgery_apply(ctx, &sp, pixels, batch, height, width, features, capacity);
+}
+
 CS_API cs_status cs_method_apply(cs_context *ctx, const cs_method_params *params,
                                  const float *pixels, int batch, int height, int width,
                                  float *features, size_t capacity)
 {
     cs_clear_error();
+    if (ctx && ctx->model && ctx->model->backbone == CS_BACKBONE_RESNET)
+        return resnet_method(ctx, params, pixels, batch, height, width, features, capacity);
     cs_status st = check_vit(ctx);
     if (st != CS_OK) return st;
     const cs_model *m = ctx->model;
