@@ -5,6 +5,8 @@ make check."""
 import array
 import json
 import os
+import re
+import shlex
 import struct
 import subprocess
 import tempfile
@@ -101,6 +103,7 @@ class ExplainCli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
+        cls.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(cls.tmp.name, "cache"))
         cls.g = read_st(GOLDEN)
         shape, values = cls.g["input.x64"]
         cls.px = os.path.join(cls.tmp.name, "px.safetensors")
@@ -110,7 +113,7 @@ class ExplainCli(unittest.TestCase):
         write_st(cls.maps, {"maps": (shape, values)})
 
     def run_cli(self, *args, code=0):
-        p = subprocess.run([CLI] + list(args), capture_output=True, text=True)
+        p = subprocess.run([CLI] + list(args), capture_output=True, text=True, env=self.env)
         self.assertEqual(p.returncode, code, "%s\nstdout: %s\nstderr: %s" % (args, p.stdout[:2000], p.stderr))
         return p
 
@@ -261,6 +264,38 @@ class ExplainCli(unittest.TestCase):
         self.run_cli("explain-text", MODEL, "--vocab", VOCAB, self.px, "--top", "x", "--", "a", code=2)
         self.assertIn("explain-text", self.run_cli("--help").stdout)
         self.assertIn("--from-maps", self.run_cli("boxes", "--help").stdout)
+
+    def test_readme_examples(self):
+        """The README section's explain-text and boxes examples give the output it shows."""
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")) as f:
+            text = f.read()
+        sec = text[text.index("## Explain a caption, masks and boxes"):]
+        sec = sec[:sec.index("\n## ", 5)]
+        pairs = re.findall(r"```sh\n(.*?)```\n```json\n(.*?)```", sec, re.S)
+        self.assertEqual(len(pairs), 2)
+
+        def close(a, b, where):
+            if isinstance(a, float) or isinstance(b, float):
+                self.assertLessEqual(abs(a - b), 1e-5 * max(1.0, abs(b)), where)
+            elif isinstance(a, list):
+                self.assertEqual(len(a), len(b), where)
+                for i, (x, y) in enumerate(zip(a, b)):
+                    close(x, y, "%s[%d]" % (where, i))
+            elif isinstance(a, dict):
+                self.assertEqual(sorted(a), sorted(b), where)
+                for k in a:
+                    close(a[k], b[k], "%s.%s" % (where, k))
+            else:
+                self.assertEqual(a, b, where)
+
+        for cmd, want in pairs:
+            args = shlex.split(cmd.replace("\\\n", " "))
+            self.assertEqual(args[0], "build/clipsurgery")
+            args = [a.replace("../shared/fixtures", FIX) for a in args[1:]]
+            p = subprocess.run([os.path.abspath(CLI)] + args, capture_output=True, text=True,
+                               cwd=self.tmp.name, env=self.env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            close(json.loads(p.stdout), json.loads(want), args[0])
 
 
 if __name__ == "__main__":
