@@ -269,6 +269,73 @@ START_TEST(components_connectivity_order_and_min_area)
 }
 END_TEST
 
+static int cmp_f(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(quantile_equals_sorted_definition)
+{
+    /* random maps (many ties for the small alphabets) against numpy's definition on a sorted copy */
+    uint32_t seed = 12345;
+    float *map = malloc(5000 * sizeof *map), *sorted = malloc(5000 * sizeof *sorted);
+    uint8_t *mask = malloc(5000);
+    const double qs[] = {0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.999, 1.0};
+    for (int trial = 0; trial < 60; trial++) {
+        const int h = 1 + trial % 37, w = 1 + (trial * 7) % 131, n = h * w;
+        const int levels = trial % 3 == 0 ? 3 : trial % 3 == 1 ? 50 : 1 << 20;
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            map[i] = (float)((seed >> 8) % (uint32_t)levels) / (float)levels;
+        }
+        memcpy(sorted, map, (size_t)n * sizeof *map);
+        qsort(sorted, (size_t)n, sizeof *sorted, cmp_f);
+        for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+            cs_threshold_params p;
+            thr(CS_THRESHOLD_QUANTILE, qs[k], &p);
+            double tau = -1;
+            size_t count = 0;
+            ck_assert_int_eq(cs_map_threshold(map, h, w, 1, &p, mask, (size_t)n, &tau, &count),
+                             CS_OK);
+            if (sorted[0] == sorted[n - 1]) {
+                ck_assert_uint_eq(count, 0);
+                continue;
+            }
+            const double virt = qs[k] * (n - 1);
+            const size_t lo = (size_t)floor(virt);
+            const double g = virt - (double)lo;
+            const double a = sorted[lo], b = lo + 1 < (size_t)n ? sorted[lo + 1] : a;
+            const double want = g >= 0.5 ? b - (b - a) * (1.0 - g) : a + (b - a) * g;
+            ck_assert_msg(tau == want, "trial %d q %g: %.17g vs %.17g", trial, qs[k], tau, want);
+            size_t want_count = 0;
+            for (int i = 0; i < n; i++) want_count += (double)map[i] >= want;
+            ck_assert_uint_eq(count, want_count);
+        }
+    }
+    free(map);
+    free(sorted);
+    free(mask);
+}
+END_TEST
+
+START_TEST(extreme_ranges_are_defined)
+{
+    /* the full float range (max - min overflows float): every kind stays defined (fuzz find) */
+    const float map[6] = {-3e38f, 0.0f, 3e38f, 1.0f, -1.0f, 3e38f};
+    uint8_t mask[6];
+    for (int k = 0; k < 3; k++) {
+        cs_threshold_params p;
+        thr((cs_threshold_kind)k, 0.5, &p);
+        size_t count = 0;
+        double tau = 0;
+        ck_assert_int_eq(cs_map_threshold(map, 2, 3, 1, &p, mask, 6, &tau, &count), CS_OK);
+        ck_assert(isfinite(tau));
+        ck_assert(count >= 2 && count <= 5);
+    }
+}
+END_TEST
+
 START_TEST(threshold_bad_inputs)
 {
     const float map[4] = {0, 0.3f, 0.6f, 1};
@@ -486,6 +553,8 @@ int main(void)
     tcase_add_test(tc, nan_map_is_invalid);
     tcase_add_test(tc, components_connectivity_order_and_min_area);
     tcase_add_test(tc, threshold_bad_inputs);
+    tcase_add_test(tc, quantile_equals_sorted_definition);
+    tcase_add_test(tc, extreme_ranges_are_defined);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("text");
     tcase_set_timeout(tt, 120);

@@ -26,20 +26,59 @@ static int cmp_float(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
+/* Puts the k-th smallest value at v[k], smaller ones before it and larger ones after it
+ * (quickselect, Hoare partition around a median of three; after 2 log2(n) + 8 rounds without
+ * converging it sorts what is left, so the worst case stays O(n log n)). */
+static void select_kth(float *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    int budget = 8;
+    for (size_t m = n; m > 1; m >>= 1) budget += 2;
+    while (hi > lo) {
+        if (budget-- <= 0) {
+            qsort(v + lo, hi - lo + 1, sizeof *v, cmp_float);
+            return;
+        }
+        const size_t mid = lo + (hi - lo) / 2;
+        float a = v[lo], b = v[mid], c = v[hi];
+        const float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i >= j) break;
+            const float t = v[i];
+            v[i] = v[j];
+            v[j] = t;
+            i++;
+            j--;
+        }
+        /* now v[lo..j] <= pivot <= v[j+1..hi] */
+        if (k <= j)
+            hi = j;
+        else
+            lo = j + 1;
+    }
+}
+
 /* numpy.quantile(values, q) with the default linear method. */
 static cs_status quantile(const float *map, size_t n, size_t stride, double q, double *tau)
 {
     float *v = cs_alloc_array(n, sizeof *v);
     if (!v) return cs_fail(CS_ERR_OUT_OF_MEMORY, "cs_map_threshold: %zu floats for the quantile", n);
     for (size_t i = 0; i < n; i++) v[i] = map[i * stride];
-    qsort(v, n, sizeof *v, cmp_float);
     const double virt = q * (double)(n - 1);
     double lo_d = floor(virt);
     size_t lo = (size_t)lo_d;
     if (lo >= n - 1) {
+        select_kth(v, n, n - 1);
         *tau = v[n - 1];
     } else {
-        const double g = virt - lo_d, a = v[lo], b = v[lo + 1], diff = b - a;
+        select_kth(v, n, lo);
+        float next = v[lo + 1]; /* the (lo+1)-th order statistic: the least of v[lo+1..] */
+        for (size_t i = lo + 2; i < n; i++)
+            if (v[i] < next) next = v[i];
+        const double g = virt - lo_d, a = v[lo], b = next, diff = b - a;
         *tau = g >= 0.5 ? b - diff * (1.0 - g) : a + diff * g; /* numpy _lerp */
     }
     free(v);
@@ -54,14 +93,14 @@ static double otsu(const float *map, size_t n, size_t stride, float lo, float hi
     const double first = lo, last = hi, step = (last - first) / OTSU_BINS;
     for (int i = 0; i < OTSU_BINS; i++) edge[i] = (float)((double)i * step + first);
     edge[OTSU_BINS] = hi;
-    for (int i = 0; i < OTSU_BINS; i++) centre[i] = (edge[i] + edge[i + 1]) / 2.0f;
+    /* float32 (a + b) / 2 as numpy, without the overflow of a + b near the float range */
+    for (int i = 0; i < OTSU_BINS; i++) centre[i] = (float)(((double)edge[i] + edge[i + 1]) / 2.0);
     /* numpy's uniform-bin search: an estimate, then corrected against the float32 edges */
-    const float norm = (float)(last - first);
+    const double norm = last - first; /* finite in double for any float range */
     for (size_t k = 0; k < n; k++) {
         const float x = map[k * stride];
-        long i = (long)(((x - lo) / norm) * (float)OTSU_BINS);
-        if (i < 0) i = 0;
-        if (i >= OTSU_BINS) i = OTSU_BINS - 1;
+        const double est = ((double)x - first) / norm * OTSU_BINS;
+        long i = est >= 0.0 ? (est < OTSU_BINS ? (long)est : OTSU_BINS - 1) : 0;
         if (x < edge[i] && i > 0) i--;
         if (x >= edge[i + 1] && i != OTSU_BINS - 1) i++;
         hist[i] += 1.0;
