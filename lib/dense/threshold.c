@@ -124,8 +124,8 @@ static double otsu(const float *map, size_t n, size_t stride, float lo, float hi
     int best = 0;
     double best_v = -1.0;
     for (int i = 0; i < OTSU_BINS - 1; i++) {
-        /* empty leading/trailing classes give NaN means in numpy, never the argmax unless all
-         * are NaN; skip them */
+        /* never true (the minimum falls in bin 0, the maximum in bin 255), kept as a guard
+         * against a division by zero */
         if (w1[i] <= 0.0 || w2[i + 1] <= 0.0) continue;
         const double d = m1[i] - m2[i + 1];
         const double v = w1[i] * w2[i + 1] * d * d;
