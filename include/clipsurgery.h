@@ -1005,6 +1005,105 @@ CS_API size_t cs_explain_metrics_n_pairs(const cs_explain_metrics *metrics);
 CS_API cs_status cs_explain_metrics_pair(const cs_explain_metrics *metrics, size_t i,
                                          int64_t *image, int *cls, double *sc);
 
+/* ===== Explanations: token maps, masks, boxes ===== */
+/* Text-side maps (the paper's multimodal visualization, fig. 5) and masks and boxes from any map
+ * (/work/shared/docs/EXPLAIN.md; docs/explain.md). A caption is explained word by word by taking
+ * its per-token features as the label set of cs_feature_surgery_label_set: row 0 of the
+ * similarity is each token's score, rows 1..N (through cs_similarity_maps) each token's map.
+ * These calls only consume image features from cs_surgery_apply (or any other image encoder of
+ * the library), so they work for every backbone. */
+
+/* Per-token text features of one text (EXPLAIN.md 1): ONE pass of the text transformer (causal
+ * mask) over positions 0..n_tokens-1, i.e. from the start token to the end-of-text token (the
+ * first maximum id, as the reference's argmax) inclusive; ln_final and text_projection applied
+ * to EVERY position, each row L2-normalised. The last row equals the normalised ordinary text
+ * feature (cs_encode_token_ids) of the same ids.
+ * ids: [context_length] int32 as cs_tokenize_context gives.
+ * features: [n_tokens, embed_dim] row-major, L2-normalised rows, caller-owned, capacity in
+ * floats (context_length * embed_dim always suffices). *n_tokens receives the count (also on
+ * CS_ERR_BUFFER_TOO_SMALL, so a caller can size a retry).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, id out of range, no EOT),
+ *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_encode_token_features(cs_context *ctx, const int32_t *ids, float *features,
+                                          size_t capacity, int *n_tokens);
+
+/* As cs_encode_token_features for a NUL-terminated UTF-8 text tokenized with the model's
+ * vocabulary (cs_tokenize_context, no truncation). token_ids: caller buffer of id_capacity
+ * int32 that receives the n_tokens ids SOT, ..., EOT (CS_CONTEXT_LENGTH always suffices; may be
+ * NULL when id_capacity is 0). features, capacity, *n_tokens as cs_encode_token_features.
+ * Decode token i to text with cs_detokenize(tok, token_ids + i, 1, ...).
+ * Returns as cs_encode_token_features plus CS_ERR_NO_VOCABULARY, CS_ERR_TEXT_TOO_LONG,
+ *         CS_ERR_UNSUPPORTED (model context length is not 77). */
+CS_API cs_status cs_text_token_features(cs_context *ctx, const char *text, int32_t *token_ids,
+                                        size_t id_capacity, float *features, size_t capacity,
+                                        int *n_tokens);
+
+/* How a map becomes a mask (EXPLAIN.md 2). Values are ABI. */
+typedef enum cs_threshold_kind {
+    CS_THRESHOLD_FIXED = 0,    /* tau = value */
+    CS_THRESHOLD_QUANTILE = 1, /* tau = the value-quantile (0..1) of the map's values, linear
+                                  interpolation between order statistics (numpy's default) */
+    CS_THRESHOLD_OTSU = 2      /* Otsu over a 256-bin histogram spanning the map's min..max, as
+                                  scikit-image threshold_otsu(nbins=256); value ignored */
+} cs_threshold_kind;
+
+typedef struct cs_threshold_params {
+    size_t size;            /* sizeof(cs_threshold_params) */
+    cs_threshold_kind kind; /* default CS_THRESHOLD_FIXED */
+    double value;           /* fixed: tau (finite); quantile: q in [0, 1]; default 0.5 */
+} cs_threshold_params;
+
+CS_API void cs_threshold_params_default(cs_threshold_params *params);
+
+/* Thresholds one map: mask[i] = 1 when map value i >= tau, else 0. A constant map (max == min)
+ * has nothing to explain: the mask is all 0 whatever the kind (EXPLAIN.md 2).
+ * map: the value of pixel (y, x) is map[(y * width + x) * pixel_stride] (pixel_stride = 1 for a
+ * plain [height, width] map; T, with map offset by t, for text t of a [height, width, T] tensor
+ * as cs_similarity_maps writes). params NULL: the defaults (fixed 0.5).
+ * mask: [height, width] uint8 (0/1), caller-owned, capacity in bytes.
+ * *threshold (may be NULL) receives tau (for a constant map: the fixed value, else the map's
+ * value). *mask_pixels (may be NULL) receives the number of 1s. Computed in double.
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL, a size <= 0, pixel_stride 0, a NaN or infinite
+ *         map value, bad kind, fixed value not finite, quantile outside [0, 1]),
+ *         CS_ERR_TOO_LARGE (pixel count overflows), CS_ERR_BUFFER_TOO_SMALL,
+ *         CS_ERR_OUT_OF_MEMORY (quantile sorts a copy of the map). */
+CS_API cs_status cs_map_threshold(const float *map, int height, int width, size_t pixel_stride,
+                                  const cs_threshold_params *params, uint8_t *mask,
+                                  size_t capacity, double *threshold, size_t *mask_pixels);
+
+/* One 8-connected component of a mask. */
+typedef struct cs_component {
+    int x, y;          /* top-left pixel of the bounding box */
+    int width, height; /* box size in pixels (a single pixel is 1 x 1) */
+    int64_t area;      /* pixels of the component */
+    double mean_map;   /* mean of the map over the component's pixels */
+    double peak_map;   /* largest map value over the component's pixels */
+} cs_component;
+
+/* 8-connected components of a mask (nonzero = foreground), with their boxes, areas and the mean
+ * and peak of the map inside each; components smaller than min_area pixels are dropped.
+ * Order (EXPLAIN.md 2): area descending, then box top (y), then box left (x), then the raster
+ * order of the first pixel.
+ * mask: [height, width] (as cs_map_threshold gives); map: as cs_map_threshold (pixel_stride);
+ * map may be NULL (mean_map and peak_map are then 0).
+ * components: caller-owned array of capacity entries (may be NULL when capacity is 0);
+ * *n_components receives the count (also on CS_ERR_BUFFER_TOO_SMALL, nothing written then).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL mask or n_components, a size <= 0,
+ *         pixel_stride 0, min_area < 0), CS_ERR_TOO_LARGE, CS_ERR_BUFFER_TOO_SMALL,
+ *         CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_mask_components(const uint8_t *mask, const float *map, int height,
+                                    int width, size_t pixel_stride, int64_t min_area,
+                                    cs_component *components, size_t capacity,
+                                    size_t *n_components);
+
+/* Boxes of a map in one call: cs_map_threshold then cs_mask_components (scratch mask
+ * allocated inside). *threshold and *mask_pixels (may be NULL) as cs_map_threshold;
+ * components, capacity, *n_components as cs_mask_components.
+ * Returns the statuses of both calls. */
+CS_API cs_status cs_map_boxes(const float *map, int height, int width, size_t pixel_stride,
+                              const cs_threshold_params *params, int64_t min_area,
+                              cs_component *components, size_t capacity, size_t *n_components,
+                              double *threshold, size_t *mask_pixels);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,8 @@ int cmd_segment(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_explain_text(int argc, char **argv);
+int cmd_boxes(int argc, char **argv);
 
 /* Prints "clipsurgery <cmd>: <message>" and returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

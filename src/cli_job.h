@@ -38,6 +38,13 @@ typedef struct cli_job {
     int n_image_args, owns_image_args;
     char **texts;
     int n_texts;
+    /* explain-text, boxes, heatmap --masks */
+    const char *masks_dir;          /* heatmap --masks DIR */
+    cs_threshold_params box_threshold; /* --threshold KIND[:VALUE] of heatmap/boxes */
+    int have_box_threshold;
+    long long min_area;             /* boxes --min-area */
+    int top_k;                      /* explain-text --top */
+    int no_ensembles;               /* explain-text: texts are captions, no prompt ensembles */
     char **used_stems; /* stems given out so far in this run (unique output names) */
     int n_used_stems;
     /* filled by cli_job_prepare */
@@ -48,7 +55,8 @@ typedef struct cli_job {
     float *redundant;     /* [dim] ensemble of "" */
 } cli_job;
 
-enum { JOB_HEATMAP = 1, JOB_POINTS = 2, JOB_SEGMENT = 4, JOB_LABELS = 8 };
+enum { JOB_HEATMAP = 1, JOB_POINTS = 2, JOB_SEGMENT = 4, JOB_LABELS = 8, JOB_EXPLAIN = 16,
+       JOB_BOXES = 32 };
 
 /* --- job_args.c ---------------------------------------------------------------------------- */
 /* Parses argv (argv[0] is the subcommand). Returns -1 to continue, or an exit code (help printed,
@@ -57,6 +65,10 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
 /* Reads --batch LIST (job->batch_list) into job->image_args: one path a line, blank lines and
  * lines starting with # skipped, CRLF accepted. Returns CLI_OK or an exit code. */
 int cli_job_read_batch_list(cli_job *job);
+
+/* Parses a --threshold spec: "fixed:V" (any finite V), "quantile:Q" (0..1) or "otsu".
+ * Returns 0 on success. */
+int cli_parse_threshold(const char *s, cs_threshold_params *p);
 
 /* --- job_inputs.c -------------------------------------------------------------------------- */
 /* Loads image argument i (a pixel_values file expands to one input per batch entry) into a
@@ -67,6 +79,9 @@ int cli_job_load_arg(cli_job *job, int i, cli_input **inputs, int *n_inputs);
 int cli_job_probe_arg(cli_job *job, int i, int *height, int *width, int *map_h, int *map_w,
                       int *count);
 void cli_inputs_free(cli_input *inputs, int n);
+/* Checks before any work that every input gives the same encoder size and map size (one
+ * [B, ...] tensor file needs it). Returns -1 when fine, else an exit code (message printed). */
+int cli_job_check_uniform_inputs(cli_job *job);
 /* Number of inputs the run will give (pixel_values batches counted from their headers). */
 int cli_job_count_inputs(cli_job *job);
 
@@ -111,6 +126,11 @@ void cli_progress(const cli_job *job, int done, int total, double t0);
 double cli_now(void);
 /* Writes v as a JSON number (%.6g), or null when it is not finite. */
 void cli_json_number(FILE *f, double v);
+/* File-name part of a text: '/', '\\', spaces and control characters become '_', at most
+ * 199 bytes, "" becomes "empty". out: cap bytes (>= 8). */
+void cli_name_part(const char *text, char *out, size_t cap);
+/* Writes v as a JSON number with 9 significant digits (float32 round trip), or null. */
+void cli_json_number9(FILE *f, double v);
 /* Creates the folder that will hold `path` (and its parents) when missing. 0 on success. */
 int cli_make_parent(const char *path);
 

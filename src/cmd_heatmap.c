@@ -28,6 +28,10 @@ static const char help[] =
     "  --out-dir DIR       overlay folder (default .; created when missing)\n"
     "  --maps FILE         write tensors \"similarity\" [B,1+N,T] and \"maps\" [B,H,W,T]\n"
     "  --map-size HxW      map size (default: the original image; needed for pixel_values)\n"
+    "  --masks DIR         also write binary masks DIR/<image stem>_<text>.png (8-bit, 0/255,\n"
+    "                      at the map size; a constant map gives an empty mask)\n"
+    "  --threshold KIND    mask threshold: fixed:V, quantile:Q or otsu (default otsu;\n"
+    "                      mask = map >= threshold; docs/explain.md)\n"
     "  --batch LIST        more images, one path a line\n"
     "  --threads N         threads (default: all cores)\n"
     "  --surgery-blocks K  dual-path blocks (default 6; modified blocks of --method)\n"
@@ -42,11 +46,7 @@ static const char help[] =
 static void text_names(const cli_job *job, char (*names)[256])
 {
     for (int t = 0; t < job->n_texts; t++) {
-        size_t j = 0;
-        for (const unsigned char *p = (const unsigned char *)job->texts[t]; *p && j + 1 < 200; p++)
-            names[t][j++] = (*p == '/' || *p == ' ' || *p == '\\' || *p < 0x20) ? '_' : (char)*p;
-        names[t][j] = '\0';
-        if (j == 0) snprintf(names[t], 256, "empty");
+        cli_name_part(job->texts[t], names[t], 256);
         for (int u = 0; u < t; u++)
             if (strcmp(names[u], names[t]) == 0) {
                 snprintf(names[t] + strlen(names[t]), 256 - strlen(names[t]), "_%d", t);
@@ -130,27 +130,31 @@ static int gather(cli_job *job, gathered *g, const cli_image_step *st, const flo
     return CLI_OK;
 }
 
-/* --maps holds one [B, ...] tensor: every input must give the same token count and map size.
- * Checked before any work, so a run never stops half-way for it. Returns -1 when fine. */
-static int check_maps_inputs(cli_job *job)
+/* --masks: one 0/255 PNG per text at the map size. */
+static int write_masks(cli_job *job, const cli_input *in, const float *maps, char (*names)[256])
 {
-    int h0 = 0, w0 = 0, mh0 = 0, mw0 = 0;
-    for (int i = 0; i < job->n_image_args; i++) {
-        int h, w, mh, mw, count;
-        int rc = cli_job_probe_arg(job, i, &h, &w, &mh, &mw, &count);
-        if (rc != CLI_OK) return rc;
-        if (i == 0) {
-            h0 = h, w0 = w, mh0 = mh, mw0 = mw;
-        } else if (h != h0 || w != w0 || mh != mh0 || mw != mw0) {
-            fprintf(stderr,
-                    "clipsurgery heatmap: --maps stores one [B, H, W, T] tensor, but %s gives "
-                    "%dx%d maps from a %dx%d input and %s gives %dx%d from %dx%d: give "
-                    "--map-size HxW (overlays keep each photo's own size)\n",
-                    job->image_args[0], mh0, mw0, h0, w0, job->image_args[i], mh, mw, h, w);
-            return CLI_RUNTIME;
+    int h = in->map_h, w = in->map_w, T = job->n_texts, rc = CLI_OK;
+    size_t n = (size_t)h * w;
+    uint8_t *mask = malloc(n);
+    if (!mask) return CLI_RUNTIME;
+    for (int t = 0; t < T && rc == CLI_OK; t++) {
+        cs_status s = cs_map_threshold(maps + t, h, w, (size_t)T, &job->box_threshold, mask, n,
+                                       NULL, NULL);
+        if (s != CS_OK) {
+            rc = cli_status_error("heatmap", "mask threshold", s);
+            break;
         }
+        for (size_t i = 0; i < n; i++) mask[i] = mask[i] ? 255 : 0;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s_%s.png", job->masks_dir, in->stem, names[t]);
+        s = cs_png_write(path, mask, w, h, (size_t)w, 1, NULL, 0);
+        if (s != CS_OK)
+            rc = cli_status_error("heatmap", path, s);
+        else
+            printf("%s\n", path);
     }
-    return -1;
+    free(mask);
+    return rc;
 }
 
 static int one_image(cli_job *job, const cli_image_step *st, void *user)
@@ -167,11 +171,13 @@ static int one_image(cli_job *job, const cli_image_step *st, void *user)
     }
     if (rc == CLI_OK && in->image)
         rc = write_overlays(job, in, sim, st->grid_h, st->grid_w, maps, ((gathered *)user)->names);
-    else if (rc == CLI_OK && !job->maps_path)
+    else if (rc == CLI_OK && !job->maps_path && !job->masks_dir)
         fprintf(stderr,
                 "clipsurgery heatmap: %s holds pixel values, not an image: no overlay "
                 "(use --maps FILE to save the maps)\n",
                 in->path);
+    if (rc == CLI_OK && job->masks_dir)
+        rc = write_masks(job, in, maps, ((gathered *)user)->names);
     if (rc == CLI_OK && job->maps_path) rc = gather(job, user, st, sim, maps);
     free(sim);
     free(maps);
@@ -194,12 +200,18 @@ int cmd_heatmap(int argc, char **argv)
         cli_job_free(&job);
         return CLI_RUNTIME;
     }
+    if (job.masks_dir && mkdir(job.masks_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "clipsurgery heatmap: cannot create %s: %s\n", job.masks_dir,
+                strerror(errno));
+        cli_job_free(&job);
+        return CLI_RUNTIME;
+    }
     gathered g;
     memset(&g, 0, sizeof g);
     g.names = calloc((size_t)job.n_texts, sizeof *g.names);
     if (!g.names) rc = CLI_RUNTIME;
     else text_names(&job, g.names);
-    if (rc < 0 && job.maps_path) rc = check_maps_inputs(&job);
+    if (rc < 0 && job.maps_path) rc = cli_job_check_uniform_inputs(&job);
     if (rc < 0 && job.maps_path && cli_make_parent(job.maps_path) != 0) {
         fprintf(stderr, "clipsurgery heatmap: cannot create the folder of %s: %s\n", job.maps_path,
                 strerror(errno));

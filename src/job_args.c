@@ -2,6 +2,7 @@
  * images and texts, and the --batch list. */
 #include "cli_job.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,6 +79,9 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
     job->method_name = "clip-surgery";
     job->short_side = 336;
     job->logit_scale = 40.0f;
+    job->top_k = 3;
+    cs_threshold_params_default(&job->box_threshold);
+    job->box_threshold.kind = CS_THRESHOLD_OTSU;
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int *after_dd = calloc((size_t)argc + 1, sizeof *after_dd);
     if (!pos || !after_dd) {
@@ -99,7 +103,7 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             "--vocab",   "--batch",          "--out-dir",  "--maps",      "--out", "--size",
             "--threads", "--surgery-blocks", "--map-size", "--threshold", "--method",
             "--preprocess", "--short-side", "--slide", "--pamr", "--logit-scale",
-            "--bg-threshold", "--logits", NULL};
+            "--bg-threshold", "--logits", "--masks", "--min-area", "--top", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= strcmp(a, valued[k]) == 0;
         if (strcmp(a, "--") == 0)
@@ -120,10 +124,26 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             job->vocab = argv[++i];
         else if (strcmp(a, "--batch") == 0)
             job->batch_list = argv[++i];
-        else if (strcmp(a, "--out-dir") == 0 && (kind & JOB_HEATMAP))
+        else if (strcmp(a, "--out-dir") == 0 && (kind & (JOB_HEATMAP | JOB_EXPLAIN)))
             job->out_dir = argv[++i];
-        else if (strcmp(a, "--maps") == 0 && (kind & JOB_HEATMAP))
+        else if (strcmp(a, "--maps") == 0 && (kind & (JOB_HEATMAP | JOB_EXPLAIN)))
             job->maps_path = argv[++i];
+        else if (strcmp(a, "--masks") == 0 && (kind & JOB_HEATMAP))
+            job->masks_dir = argv[++i];
+        else if (strcmp(a, "--threshold") == 0 && (kind & (JOB_HEATMAP | JOB_BOXES))) {
+            if (cli_parse_threshold(argv[++i], &job->box_threshold))
+                rc = cli_usage_error(cmd, "bad --threshold %s (fixed:V, quantile:Q with Q in "
+                                     "0..1, or otsu)", argv[i]);
+            job->have_box_threshold = 1;
+        } else if (strcmp(a, "--min-area") == 0 && (kind & JOB_BOXES)) {
+            char *end;
+            job->min_area = strtoll(argv[++i], &end, 10);
+            if (end == argv[i] || *end || job->min_area < 0)
+                rc = cli_usage_error(cmd, "bad --min-area %s (pixels, >= 0)", argv[i]);
+        } else if (strcmp(a, "--top") == 0 && (kind & JOB_EXPLAIN)) {
+            if (cli_parse_int(argv[++i], 0, 77, &job->top_k))
+                rc = cli_usage_error(cmd, "bad --top %s (0..77)", argv[i]);
+        }
         else if (strcmp(a, "--out") == 0 && (kind & JOB_SEGMENT))
             job->out_mask = argv[++i];
         else if (strcmp(a, "--size") == 0) {
@@ -222,6 +242,8 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
         if (rc < 0 && job->n_image_args == 0 && !job->batch_list)
             rc = cli_usage_error(cmd, "IMAGE is required");
         if (rc < 0 && job->n_texts == 0) rc = cli_usage_error(cmd, "at least one TEXT is required");
+        if (rc < 0 && (kind & JOB_HEATMAP) && job->have_box_threshold && !job->masks_dir)
+            rc = cli_usage_error(cmd, "--threshold needs --masks DIR");
         if (rc < 0 && (kind & JOB_SEGMENT) && !job->out_mask)
             rc = cli_usage_error(cmd, "--out MASK.png is required");
         if (rc < 0 && (kind & JOB_SEGMENT) && job->n_texts > 255)
@@ -230,6 +252,29 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
     free(pos);
     free(after_dd);
     return rc;
+}
+
+int cli_parse_threshold(const char *s, cs_threshold_params *p)
+{
+    cs_threshold_params_default(p);
+    if (strcmp(s, "otsu") == 0) {
+        p->kind = CS_THRESHOLD_OTSU;
+        return 0;
+    }
+    const char *v;
+    if (strncmp(s, "fixed:", 6) == 0) {
+        p->kind = CS_THRESHOLD_FIXED;
+        v = s + 6;
+    } else if (strncmp(s, "quantile:", 9) == 0) {
+        p->kind = CS_THRESHOLD_QUANTILE;
+        v = s + 9;
+    } else
+        return -1;
+    char *end;
+    p->value = strtod(v, &end);
+    if (end == v || *end || !isfinite(p->value)) return -1;
+    if (p->kind == CS_THRESHOLD_QUANTILE && !(p->value >= 0.0 && p->value <= 1.0)) return -1;
+    return 0;
 }
 
 /* Reads --batch LIST: one path a line (blank or whitespace-only lines and lines starting with #

@@ -29,6 +29,7 @@ int cli_job_prepare(cli_job *job)
     cs_status s = cs_context_create(job->model, &cp, &job->ctx);
     if (s != CS_OK) return cli_status_error(job->cmd, "context", s);
     job->dim = cs_model_embed_dim(job->model);
+    if (job->no_ensembles) return CLI_OK; /* the command encodes its texts itself */
     job->text_features = malloc(sizeof(float) * (size_t)job->n_texts * (size_t)job->dim);
     job->redundant = malloc(sizeof(float) * (size_t)job->dim);
     if (!job->text_features || !job->redundant) {

@@ -186,3 +186,25 @@ int cli_job_count_inputs(cli_job *job)
     }
     return total;
 }
+
+/* --maps holds one [B, ...] tensor: checked before any work, so a run never stops half-way. */
+int cli_job_check_uniform_inputs(cli_job *job)
+{
+    int h0 = 0, w0 = 0, mh0 = 0, mw0 = 0;
+    for (int i = 0; i < job->n_image_args; i++) {
+        int h = 0, w = 0, mh = 0, mw = 0, count = 0;
+        int rc = cli_job_probe_arg(job, i, &h, &w, &mh, &mw, &count);
+        if (rc != CLI_OK) return rc;
+        if (i == 0) {
+            h0 = h, w0 = w, mh0 = mh, mw0 = mw;
+        } else if (h != h0 || w != w0 || mh != mh0 || mw != mw0) {
+            fprintf(stderr,
+                    "clipsurgery %s: --maps stores one [B, H, W, T] tensor, but %s gives "
+                    "%dx%d maps from a %dx%d input and %s gives %dx%d from %dx%d: give "
+                    "--map-size HxW (overlays keep each photo's own size)\n",
+                    job->cmd, job->image_args[0], mh0, mw0, h0, w0, job->image_args[i], mh, mw, h, w);
+            return CLI_RUNTIME;
+        }
+    }
+    return -1;
+}

@@ -85,6 +85,23 @@ void cli_json_number(FILE *f, double v)
         fputs("null", f);
 }
 
+void cli_json_number9(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
+}
+
+void cli_name_part(const char *text, char *out, size_t cap)
+{
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && j + 1 < cap && j < 199; p++)
+        out[j++] = (*p == '/' || *p == ' ' || *p == '\\' || *p < 0x20) ? '_' : (char)*p;
+    out[j] = '\0';
+    if (j == 0) snprintf(out, cap, "empty");
+}
+
 int cli_make_parent(const char *path)
 {
     char buf[4096];

@@ -19,6 +19,8 @@ static const cli_command commands[] = {
     {"segment", "open-vocabulary segmentation label map", cmd_segment},
     {"labels", "multi-label scores as JSON", cmd_labels},
     {"eval", "segmentation mIoU, explainability mIoU/mSC, multi-label mAP on a dataset", cmd_eval},
+    {"explain-text", "word-by-word maps and scores of a caption", cmd_explain_text},
+    {"boxes", "masks and boxes (SAM box prompts) from maps", cmd_boxes},
     {"convert", "write a one-file model bundle", cmd_convert},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

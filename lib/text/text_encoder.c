@@ -67,9 +67,11 @@ static int item_cmp(const void *pa, const void *pb)
 }
 
 /* Encodes items[0..nt) (own rows in total `rows`; rowmap [nt, ctxlen] gives the chunk row of
- * every position) and writes each feature row to features[index]. */
+ * every position) and writes each feature row to features[index]. all_positions (one text that
+ * shares nothing): the last block runs on every row too and features receives the projection of
+ * every position, [len, embed_dim]. */
 static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, const int *rowmap,
-                              int rows, float *features)
+                              int rows, float *features, int all_positions)
 {
     const cs_model *m = ctx->model;
     const cs_text_weights *tw = &m->text;
@@ -90,7 +92,7 @@ static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, cons
         }
     for (int l = 0; l < tw->layers; l++) {
         const cs_block_weights *blk = &tw->blocks[l];
-        int last = l == tw->layers - 1;
+        int last = l == tw->layers - 1 && !all_positions;
         float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)rows * c);
         float *qkv = cs_ctx_buf(ctx, CS_BUF_QKV, (size_t)rows * 3 * c);
         float *att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)rows * c);
@@ -129,6 +131,13 @@ static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, cons
                                               (int)m->activation, eps);
             if (st != CS_OK) return st;
         }
+    }
+    if (all_positions) {
+        float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)rows * c);
+        if (!a) return CS_ERR_OUT_OF_MEMORY;
+        cs_nn_layer_norm(x, c, a, c, (size_t)rows, c, tw->ln_final_w, tw->ln_final_b, eps);
+        cs_gemm(0, 1, rows, d, c, 1.0f, a, c, tw->proj, c, 0.0f, features, d);
+        return CS_OK;
     }
     if (tw->layers == 0)
         for (int k = 0; k < nt; k++)
@@ -201,12 +210,32 @@ cs_status cs_text_encode_ids(cs_context *ctx, const int32_t *ids, int n_texts, f
             rows += t->len - shared;
             k1++;
         }
-        st = encode_chunk(ctx, it + k0, k1 - k0, rowmap, rows, features);
+        st = encode_chunk(ctx, it + k0, k1 - k0, rowmap, rows, features, 0);
         k0 = k1;
     }
     free(it);
     free(rowmap);
     return st;
+}
+
+cs_status cs_text_encode_positions(cs_context *ctx, const int32_t *ids, float *features,
+                                   size_t capacity, int *n_tokens)
+{
+    cs_status st = check_text_ctx(ctx);
+    if (st != CS_OK) return st;
+    if (!ids || !features || !n_tokens)
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "ids, features and n_tokens must not be NULL");
+    const cs_model *m = ctx->model;
+    text_item it = {.ids = ids, .index = 0, .shared = 0, .own = 0};
+    st = text_length(&m->text, ids, 0, &it.len);
+    if (st != CS_OK) return st;
+    *n_tokens = it.len;
+    if (m->embed_dim <= 0) return cs_fail(CS_ERR_INVALID_ARGUMENT, "model has no projection");
+    if (capacity / (size_t)m->embed_dim < (size_t)it.len)
+        return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "token features need %d x %d floats, capacity "
+                       "is %zu", it.len, m->embed_dim, capacity);
+    int rowmap[1] = {0}; /* unused: the text shares nothing */
+    return encode_chunk(ctx, &it, 1, rowmap, it.len, features, 1);
 }
 
 CS_API cs_status cs_encode_token_ids(cs_context *ctx, const int32_t *ids, int n_texts,

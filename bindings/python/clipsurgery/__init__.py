@@ -10,7 +10,7 @@ Errors from the library raise ClipSurgeryError; a missing library raises OSError
 from ._lib import load_library, version, has  # noqa: F401
 from ._array import Array, have_numpy  # noqa: F401
 from ._model import (ClipSurgeryError, Model, preprocess, similarity_to_points,  # noqa: F401
-                     STATUS_NAMES)
+                     STATUS_NAMES, mask, boxes)
 
 __all__ = ["Model", "ClipSurgeryError", "Array", "preprocess", "similarity_to_points", "version",
-           "load_library", "have_numpy", "has", "STATUS_NAMES"]
+           "load_library", "have_numpy", "has", "STATUS_NAMES", "mask", "boxes"]

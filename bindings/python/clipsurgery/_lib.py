@@ -81,6 +81,20 @@ class MethodParams(ctypes.Structure):
                 ("gem_iterations", ctypes.c_int),
                 ("gem_temperature", ctypes.c_float),
                 ("templates", ctypes.c_int)]
+class ThresholdParams(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t),
+                ("kind", ctypes.c_int),
+                ("value", ctypes.c_double)]
+
+
+class Component(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_int),
+                ("y", ctypes.c_int),
+                ("width", ctypes.c_int),
+                ("height", ctypes.c_int),
+                ("area", ctypes.c_int64),
+                ("mean_map", ctypes.c_double),
+                ("peak_map", ctypes.c_double)]
 
 
 Image_p = ctypes.POINTER(Image)
@@ -113,6 +127,8 @@ _PROTOTYPES = {
     # tokenizer
     "cs_tokenize_context": (c_status, [c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                                        c_int32_p, c_size_t_p]),
+    "cs_detokenize": (c_status, [c_void_p, c_int32_p, ctypes.c_size_t, ctypes.c_char_p,
+                                 ctypes.c_size_t, c_size_t_p]),
     # images
     "cs_decode_params_default": (None, [ctypes.POINTER(DecodeParams)]),
     "cs_image_decode_file": (c_status, [ctypes.c_char_p, ctypes.POINTER(DecodeParams),
@@ -172,6 +188,22 @@ _PROTOTYPES = {
                                           ctypes.c_size_t]),
     "cs_similarity_peaks": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                        c_float_p, ctypes.c_size_t]),
+    # explanations: token maps, masks, boxes
+    "cs_encode_token_features": (c_status, [c_void_p, c_int32_p, c_float_p, ctypes.c_size_t,
+                                            c_int_p]),
+    "cs_text_token_features": (c_status, [c_void_p, ctypes.c_char_p, c_int32_p, ctypes.c_size_t,
+                                          c_float_p, ctypes.c_size_t, c_int_p]),
+    "cs_threshold_params_default": (None, [ctypes.POINTER(ThresholdParams)]),
+    "cs_map_threshold": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_size_t,
+                                    ctypes.POINTER(ThresholdParams), c_uint8_p, ctypes.c_size_t,
+                                    ctypes.POINTER(ctypes.c_double), c_size_t_p]),
+    "cs_mask_components": (c_status, [c_uint8_p, c_float_p, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_size_t, ctypes.c_int64,
+                                      ctypes.POINTER(Component), ctypes.c_size_t, c_size_t_p]),
+    "cs_map_boxes": (c_status, [c_float_p, ctypes.c_int, ctypes.c_int, ctypes.c_size_t,
+                                ctypes.POINTER(ThresholdParams), ctypes.c_int64,
+                                ctypes.POINTER(Component), ctypes.c_size_t, c_size_t_p,
+                                ctypes.POINTER(ctypes.c_double), c_size_t_p]),
 }
 
 

@@ -26,6 +26,7 @@ STATUS_NAMES = {
 }
 
 CS_ATTN_VV = 1
+_THRESHOLD_KINDS = {"fixed": 0, "quantile": 1, "otsu": 2}
 _ENSEMBLE_CACHE_LIMIT = 4096  # class names whose prompt ensembles a Model keeps
 
 
@@ -583,6 +584,166 @@ class Model(object):
             _call("cs_similarity_peaks", cbuf(sim), 1, n_tokens, count, cbuf(peaks), count)
         return [{"text": names[t], "probability": probs[t], "peak": peaks[t]} for t in range(count)]
 
+
+    # --- explanations (docs/explain.md) --------------------------------------------------
+    def token_features(self, caption):
+        """Per-token text features of one caption (cs_text_token_features): (token ids [n_tok],
+        features [n_tok, D]) for every position SOT..EOT, through ln_final and the projection,
+        L2-normalised rows (the last row is the normalised ordinary text feature)."""
+        arr = _encode_texts(caption)[0]
+        if len(arr) != 1:
+            raise ValueError("one caption at a time")
+        with self._lock:
+            ids, feats, n = self._token_features_locked(arr[0])
+        return list(ids[:n]), wrap(feats[:n * self.embed_dim], (n, self.embed_dim))
+
+    def _token_features_locked(self, text):
+        cap = self.context_length
+        ids = (ctypes.c_int32 * cap)()
+        feats = zeros("f", cap * self.embed_dim)
+        n = ctypes.c_int()
+        _call("cs_text_token_features", self._context(), text, ids, cap, cbuf(feats),
+              len(feats), ctypes.byref(n))
+        return ids, feats, n.value
+
+    def _token_texts(self, ids):
+        tok = _fn("cs_model_tokenizer")(self._model)
+        out = []
+        buf = ctypes.create_string_buffer(256)
+        got = ctypes.c_size_t()
+        for i in ids:
+            if i == 49406:
+                out.append("<|startoftext|>")
+            elif i == 49407:
+                out.append("<|endoftext|>")
+            else:
+                one = (ctypes.c_int32 * 1)(i)
+                _call("cs_detokenize", tok, one, 1, buf, len(buf), ctypes.byref(got))
+                out.append(buf.value.decode("utf-8", "replace").rstrip(" "))
+        return out
+
+    def explain_text(self, image, caption, size=224, out_size=None):
+        """A caption explained word by word (EXPLAIN.md 1): its per-token features are the label
+        set of feature surgery on the surgery image features.
+
+        Returns {"caption", "token_ids" [n_tok], "tokens" (decoded text of each token; SOT and
+        EOT as "<|startoftext|>" / "<|endoftext|>"), "scores" [n_tok] (class-token row of the
+        similarity), "similarity" [1 + N, n_tok], "maps" [H, W, n_tok] in [0, 1]}. image: a path
+        (maps at the original size) or pixels [1, 3, h, w] / [3, h, w]; out_size=(H, W)
+        overrides."""
+        arr = _encode_texts(caption)[0]
+        if len(arr) != 1:
+            raise ValueError("one caption at a time")
+        text = arr[0]
+        with self._lock:
+            buf, ptr, batch, h, w, orig = self._pixels(image, size)
+            if batch != 1:
+                raise ValueError("one image at a time (got a batch of %d)" % batch)
+            feats, n_tokens = self._features(ptr, 1, h, w, "surgery")
+            dim = self.embed_dim
+            _fn("cs_l2_normalize")(cbuf(feats), n_tokens, dim)
+            ids, tfeat, n = self._token_features_locked(text)
+            sim = zeros("f", n_tokens * n)
+            _call("cs_feature_surgery_label_set", cbuf(feats), 1, n_tokens, cbuf(tfeat), n, dim,
+                  cbuf(sim), len(sim))
+            gh, gw = h // self.patch_size, w // self.patch_size
+            oh, ow = self._out_size(out_size, orig, gh, gw)
+            maps = zeros("f", oh * ow * n)
+            _call("cs_similarity_maps", cbuf(sim), gh, gw, n, oh, ow, cbuf(maps), len(maps))
+            token_ids = list(ids[:n])
+            tokens = self._token_texts(token_ids)
+            del buf
+        return {"caption": caption if isinstance(caption, str) else caption.decode("utf-8"),
+                "token_ids": token_ids, "tokens": tokens,
+                "scores": wrap(sim[:n], (n,)), "similarity": wrap(sim, (n_tokens, n)),
+                "maps": wrap(maps, (oh, ow, n))}
+
+
+def _threshold_params(threshold):
+    """"otsu", "fixed:0.5", "quantile:0.9", a number (fixed) or (kind, value)."""
+    p = L.ThresholdParams()
+    _fn("cs_threshold_params_default")(ctypes.byref(p))
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        kind, value = "fixed", float(threshold)
+    elif isinstance(threshold, str):
+        kind, _, v = threshold.partition(":")
+        if kind == "otsu" and not v:
+            value = 0.0
+        elif kind in ("fixed", "quantile") and v:
+            value = float(v)
+        else:
+            raise ValueError("threshold must be 'otsu', 'fixed:V' or 'quantile:Q', not %r"
+                             % (threshold,))
+    else:
+        kind, value = threshold
+    if kind not in _THRESHOLD_KINDS:
+        raise ValueError("unknown threshold kind %r" % (kind,))
+    p.kind = _THRESHOLD_KINDS[kind]
+    p.value = float(value)
+    return p
+
+
+def _map_planes(map_):
+    """[H, W] or [H, W, T] -> (flat float32 buffer, pointer, H, W, T, is_3d)."""
+    buf, shape, ptr = as_float32(map_)
+    if len(shape) == 2:
+        return buf, ptr, shape[0], shape[1], 1, False
+    if len(shape) == 3:
+        return buf, ptr, shape[0], shape[1], shape[2], True
+    raise ValueError("a map must be [H, W] or [H, W, T]; got shape %r" % (shape,))
+
+
+def _plane(ptr, t):
+    return ctypes.cast(ctypes.cast(ptr, ctypes.c_void_p).value + 4 * t,
+                       ctypes.POINTER(ctypes.c_float))
+
+
+def mask(map_, threshold="otsu"):
+    """Binary mask (uint8 0/1) of a map [H, W] (or each map of [H, W, T]): map >= threshold
+    (cs_map_threshold; a constant map gives an empty mask). threshold: 'otsu', 'fixed:V',
+    'quantile:Q', a number (fixed) or (kind, value). Returns [H, W] (or [H, W, T]) uint8."""
+    buf, ptr, h, w, count, is3d = _map_planes(map_)
+    params = _threshold_params(threshold)
+    out = zeros("B", h * w * count)
+    one = (ctypes.c_uint8 * (h * w))()
+    for t in range(count):
+        _call("cs_map_threshold", _plane(ptr, t), h, w, count, ctypes.byref(params), one,
+              len(one), None, None)
+        out[t::count] = array.array("B", bytes(one))
+    del buf
+    return wrap(out, (h, w, count) if is3d else (h, w))
+
+
+def boxes(map_, threshold="otsu", min_area=0):
+    """Boxes of a map [H, W] (cs_map_boxes): {"threshold", "mask_pixels", "components":
+    [{"box_xywh": [x, y, w, h], "area", "mean_map", "peak_map", "box_xyxy": [x0, y0, x1, y1]
+    (inclusive; SAM's box-prompt form)}]}, components by area (largest first), then top, then
+    left. A [H, W, T] map gives a list of T such dicts. threshold as mask()."""
+    buf, ptr, h, w, count, is3d = _map_planes(map_)
+    params = _threshold_params(threshold)
+    results = []
+    for t in range(count):
+        cap = 64
+        while True:
+            comp = (L.Component * cap)()
+            n, px, tau = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_double()
+            status = _fn("cs_map_boxes")(_plane(ptr, t), h, w, count, ctypes.byref(params),
+                                         int(min_area), comp, cap, ctypes.byref(n),
+                                         ctypes.byref(tau), ctypes.byref(px))
+            if status == 11 and n.value > cap:  # CS_ERR_BUFFER_TOO_SMALL
+                cap = n.value
+                continue
+            if status != 0:
+                raise ClipSurgeryError(status, "cs_map_boxes",
+                                       _fn("cs_last_error")().decode("utf-8", "replace"))
+            break
+        results.append({"threshold": tau.value, "mask_pixels": px.value, "components": [
+            {"box_xywh": [c.x, c.y, c.width, c.height], "area": c.area, "mean_map": c.mean_map,
+             "peak_map": c.peak_map,
+             "box_xyxy": [c.x, c.y, c.x + c.width - 1, c.y + c.height - 1]}
+            for c in comp[:n.value]]})
+    del buf
+    return results if is3d else results[0]
 
 
 def similarity_to_points(similarity, grid_h, grid_w, image_w, image_h, threshold=0.8,
