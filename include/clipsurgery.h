@@ -651,7 +651,7 @@ CS_API cs_status cs_image_resize_cv2_linear(const cs_image *image, int out_w, in
 
 /* ===== ResNet backbone ===== */
 /* ResNet CLIP image towers (the reference's ModifiedResNet + AttentionPool2d: RN50, RN101,
- * RN50x4, RN50x16, RN50x64) with CLIP Surgery, as /work/shared/docs/RESNET.md writes out the
+ * RN50x4, RN50x16, RN50x64) with CLIP Surgery, as ../shared/docs/RESNET.md writes out the
  * official code (clip_surgery_model.py); details in docs/resnet.md.
  *
  * cs_model_load recognises a ResNet checkpoint by "visual.layer1.0.conv1.weight" (OpenAI/OpenCLIP
@@ -902,7 +902,7 @@ CS_API cs_status cs_similarity_peaks(const float *similarity, int batch, int n_t
 
 /* ===== Evaluation metrics ===== */
 /* Metric accumulators of `clipsurgery eval`, usable on a caller's own predictions. The protocol
- * and the arithmetic are /work/shared/docs/EVAL.md (sections 3-5; docs/eval.md). Counts are
+ * and the arithmetic are ../shared/docs/EVAL.md (sections 3-5; docs/eval.md). Counts are
  * int64 and ratios double; an undefined value (0/0, a class without positives, an empty mean)
  * is NaN, never 0. */
 
@@ -1007,7 +1007,7 @@ CS_API cs_status cs_explain_metrics_pair(const cs_explain_metrics *metrics, size
 
 /* ===== Explanations: token maps, masks, boxes ===== */
 /* Text-side maps (the paper's multimodal visualization, fig. 5) and masks and boxes from any map
- * (/work/shared/docs/EXPLAIN.md; docs/explain.md). A caption is explained word by word by taking
+ * (../shared/docs/EXPLAIN.md; docs/explain.md). A caption is explained word by word by taking
  * its per-token features as the label set of cs_feature_surgery_label_set: row 0 of the
  * similarity is each token's score, rows 1..N (through cs_similarity_maps) each token's map.
  * These calls only consume image features from cs_surgery_apply (or any other image encoder of

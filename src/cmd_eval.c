@@ -1,5 +1,5 @@
 /* clipsurgery eval segment|explain|multilabel: the paper's three evaluations under one protocol
- * (/work/shared/docs/EVAL.md; docs/eval.md). One model load, text features through the cache,
+ * (../shared/docs/EVAL.md; docs/eval.md). One model load, text features through the cache,
  * images decoded one at a time, metrics accumulated by the library (Evaluation metrics section
  * of clipsurgery.h). */
 #include "cli_job.h"

@@ -1,4 +1,4 @@
-/* clipsurgery eval: the three evaluations of /work/shared/docs/EVAL.md (segment, explain,
+/* clipsurgery eval: the three evaluations of ../shared/docs/EVAL.md (segment, explain,
  * multilabel) over a VOC-layout dataset. cmd_eval.c parses and runs; eval_dataset.c reads the
  * dataset; eval_features.c maps --method to image features; eval_report.c writes JSON and CSV;
  * eval_plot.c writes the SVG chart. */

@@ -1,6 +1,6 @@
 /* Average precision per class and mAP, scikit-learn average_precision_score semantics: each
  * distinct score is one threshold (ties form one step), AP = sum_k (R_k - R_{k-1}) P_k
- * (/work/shared/docs/EVAL.md section 4). */
+ * (../shared/docs/EVAL.md section 4). */
 #include "core/common.h"
 
 #include <math.h>

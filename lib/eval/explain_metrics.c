@@ -1,5 +1,5 @@
 /* Explainability metrics: the mIoU-over-thresholds curve (tau_k = k/20) with its best tau, and
- * the score contrast SC / mSC (/work/shared/docs/EVAL.md section 3, steps 4-5). */
+ * the score contrast SC / mSC (../shared/docs/EVAL.md section 3, steps 4-5). */
 #include "core/common.h"
 
 #include <math.h>

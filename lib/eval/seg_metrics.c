@@ -1,5 +1,5 @@
 /* Segmentation metrics: mmsegmentation's IoUMetric (intersect_and_union, total_area_to_metrics)
- * with int64 counts and double ratios (/work/shared/docs/EVAL.md section 5.1). */
+ * with int64 counts and double ratios (../shared/docs/EVAL.md section 5.1). */
 #include "core/common.h"
 
 #include <math.h>

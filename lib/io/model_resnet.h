@@ -1,5 +1,5 @@
 /* Internal layout and loader of a ResNet CLIP image tower (the reference's ModifiedResNet with
- * its AttentionPool2d; /work/shared/docs/RESNET.md), OpenAI/OpenCLIP naming ("visual.conv1..3",
+ * its AttentionPool2d; ../shared/docs/RESNET.md), OpenAI/OpenCLIP naming ("visual.conv1..3",
  * "visual.bn1..3", "visual.layerL.B.*", "visual.attnpool.*"). Every BatchNorm (eval mode,
  * eps 1e-5) is folded into the convolution before it at load: w' = w * g / sqrt(var + eps),
  * b' = beta - mean * g / sqrt(var + eps). All weights are f32 buffers owned by the struct.
