@@ -220,7 +220,7 @@ def compute_ensembles(job):
     worker; image tasks take the result, so a job encodes each text once."""
     parts = ensemble_parts(job["task"], job["texts"])
     if not parts:
-        return {"ensembles": {}, "redundant": None}
+        return {"ensembles": {}, "redundant": None, "key": None}
     m = worker_model(job["model"], job.get("vocab"), job.get("threads", 0))
     dim = m.embed_dim
     # one cs_prompt_ensemble call over the names in the job's order, as the CLI encodes them (the
@@ -236,22 +236,51 @@ def compute_ensembles(job):
     red = None
     if job["task"] == "points" or len(job["texts"]) == 1:
         red = _f32_bytes(m.redundant_feature())
-    return {"ensembles": ens, "redundant": red}
+    return {"ensembles": ens, "redundant": red, "key": uuid.uuid4().hex}
 
 
-def _seed(m, prepared):
-    if not prepared:
-        return
-    for name, raw in prepared["ensembles"].items():
-        key = name.encode("utf-8")
-        if key not in m._ensembles:
-            a = array.array("f")
-            a.frombytes(raw)
-            m._ensembles[key] = a
-    if prepared.get("redundant") is not None and m._redundant is None:
-        a = array.array("f")
-        a.frombytes(prepared["redundant"])
-        m._redundant = a
+class _JobModel(Model):
+    """A job's view of a worker's Model: the same weights and context pool, but its own prompt
+    ensembles (the job's, computed in one batch as the CLI does: features of one text differ in
+    the last bits with the batch that encoded them, so jobs must not share them). Closing a view
+    leaves the Model open."""
+
+    def close(self):
+        pass
+
+    def __del__(self):
+        pass
+
+
+_VIEWS = {}  # (model key, ensembles id) -> _JobModel, a few per worker
+_VIEWS_LIMIT = 8
+
+
+def job_model(m, prepared):
+    """The Model to run a job's images with: m itself when the job has no texts, else a view
+    holding the job's ensembles (cached per worker process, so seeded once)."""
+    if not prepared or not prepared["ensembles"]:
+        return m
+    key = (id(m), prepared["key"])
+    with _MODELS_LOCK:
+        v = _VIEWS.get(key)
+        if v is None:
+            v = object.__new__(_JobModel)
+            v.__dict__.update(m.__dict__)
+            v._ensembles = {}
+            for name, raw in prepared["ensembles"].items():
+                a = array.array("f")
+                a.frombytes(raw)
+                v._ensembles[name.encode("utf-8")] = a
+            v._redundant = None
+            if prepared.get("redundant") is not None:
+                a = array.array("f")
+                a.frombytes(prepared["redundant"])
+                v._redundant = a
+            if len(_VIEWS) >= _VIEWS_LIMIT:
+                _VIEWS.clear()
+            _VIEWS[key] = v
+        return v
 
 
 # --- one image --------------------------------------------------------------------------------
@@ -384,5 +413,5 @@ def run_batch(job, items, prepared=None):
     except (ClipSurgeryError, OSError) as exc:
         return [{"image": image, "status": "error", "error": "model: %s" % exc}
                 for image, _ in items]
-    _seed(m, prepared)
+    m = job_model(m, prepared)
     return [process_image(m, job, image, stem) for image, stem in items]
