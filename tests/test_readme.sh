@@ -15,6 +15,13 @@ case "$CS_FIXTURES" in /*) fx="$CS_FIXTURES" ;; *) fx="$(pwd)/$CS_FIXTURES" ;; e
     "$fx/vocab/bpe_simple_vocab_16e6.txt.gz" "$fx/images/chelsea.png" cat sky) > "$tmp/c.out" \
     || { echo "FAIL: README C example failed"; cat "$tmp/c.out"; exit 1; }
 grep -q "cat: overlay_0.png" "$tmp/c.out" && [ -s "$tmp/overlay_1.png" ] || { echo "FAIL: README C example output"; exit 1; }
-"$PYTHON" "$tmp/example.py" > "$tmp/py.out" || { echo "FAIL: README Python example"; exit 1; }
+# The example reads ../shared/fixtures and bindings/python relative to the repository root: run it
+# from a folder laid out so (the fixtures may be elsewhere, e.g. from a worktree).
+mkdir -p "$tmp/layout/repo" "$tmp/layout/shared"
+ln -s "$fx" "$tmp/layout/shared/fixtures"
+ln -s "$(pwd)/bindings" "$tmp/layout/repo/bindings"
+case "$BUILD" in /*) lib="$BUILD" ;; *) lib="$(pwd)/$BUILD" ;; esac
+(cd "$tmp/layout/repo" && CLIPSURGERY_LIBRARY="$lib/libclipsurgery.so.0" "$PYTHON" "$tmp/example.py") > "$tmp/py.out" \
+    || { echo "FAIL: README Python example"; exit 1; }
 grep -q "^maps (375, 500, 2)" "$tmp/py.out" || { echo "FAIL: README Python example output:"; cat "$tmp/py.out"; exit 1; }
 echo "readme: C and Python examples ran"
