@@ -3,6 +3,7 @@ import array
 import ctypes
 import os
 import threading
+import weakref
 
 from . import _lib as L
 from ._array import as_float32, as_int32, cbuf, float_pointer, wrap, zeros
@@ -92,7 +93,7 @@ class _ContextLease(object):
     __slots__ = ("_model", "_local")
 
     def __init__(self, model):
-        self._model = model
+        self._model = weakref.ref(model)  # no cycle: a dropped Model is freed at once
         self._local = threading.local()
 
     @property
@@ -106,7 +107,7 @@ class _ContextLease(object):
     def __enter__(self):
         depth = getattr(self._local, "depth", 0)
         if depth == 0:
-            self._local.ctx = self._model._take_context()
+            self._local.ctx = self._model()._take_context()
         self._local.depth = depth + 1
         return self
 
@@ -114,7 +115,9 @@ class _ContextLease(object):
         self._local.depth -= 1
         if self._local.depth == 0:
             ctx, self._local.ctx = self._local.ctx, None
-            self._model._give_context(ctx)
+            model = self._model()
+            if model is not None:
+                model._give_context(ctx)
 
 
 class _Decoded(object):
