@@ -24,7 +24,12 @@ export CS_FIXTURES
 
 # Debian packages the build needs (make deps installs them).
 DEB_PACKAGES := libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libutf8proc-dev \
-                check pkg-config libjansson-dev python3 gcc g++ make abigail-tools
+                check pkg-config libjansson-dev python3 gcc g++ make abigail-tools \
+                python3-numpy python3-dask python3-distributed python3-setuptools python3-wheel \
+                python3-venv python3-pip
+# Python modules the Python suite needs from Debian's python3 (tests/run-all.sh runs it with
+# and without numpy, the Dask tests, and a pip install into a fresh venv).
+PY_DEB_MODULES := numpy dask distributed setuptools wheel pip ensurepip
 PKGS := openblas libpng libjpeg zlib libutf8proc jansson
 
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -116,7 +121,8 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
 ensure-deps:
-	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" TOOLS="abidiff abidw" sh tools/ensure-deps.sh
+	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" TOOLS="abidiff abidw" \
+	    PY_DEB_MODULES="$(PY_DEB_MODULES)" sh tools/ensure-deps.sh
 
 # --- tests --------------------------------------------------------------------------------
 check: ensure-deps
@@ -153,8 +159,11 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' pkgconfig/clipsurgery.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
-	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery
+	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery $(DESTDIR)$(PYTHONDIR)/clipsurgery/dask
 	install -m 644 bindings/python/clipsurgery/*.py $(DESTDIR)$(PYTHONDIR)/clipsurgery/
+	install -m 644 bindings/python/clipsurgery/dask/*.py $(DESTDIR)$(PYTHONDIR)/clipsurgery/dask/
+	printf '"""Written by make install: where this install put libclipsurgery."""\nLIBDIR = %s\n' \
+	    "'$(LIBDIR)'" > $(DESTDIR)$(PYTHONDIR)/clipsurgery/_config.py
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/clipsurgery.h $(DESTDIR)$(LIBDIR)/libclipsurgery.a \

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Python binding (bindings/python/clipsurgery) against the golden fixtures, without numpy.
+"""Python binding (bindings/python/clipsurgery) against the golden fixtures (run-all.sh runs it
+with numpy and with CLIPSURGERY_NO_NUMPY=1).
 
 Run from the repository root: python3 tests/test_python.py. Environment: BUILD (build folder,
 default build), CS_FIXTURES (default ../shared/fixtures). Exits nonzero on failure. Tests whose

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian build dependencies when one is missing (as root), or says what to run.
 # Called by `make check`, `make demo` and `make bench`; reads DEB_PACKAGES, PKGS (pkg-config
-# names) and TOOLS (commands).
+# names), TOOLS (commands) and PY_DEB_MODULES (Python modules /usr/bin/python3 must import).
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing cc"
@@ -13,6 +13,12 @@ done
 if [ -z "$missing" ]; then
     for p in $PKGS; do
         pkg-config --exists "$p" || missing="$missing $p"
+    done
+fi
+# Python modules from Debian's packages (python3-numpy, python3-dask, ...), for /usr/bin/python3
+if [ -z "$missing" ] && [ -n "${PY_DEB_MODULES:-}" ] && [ -x /usr/bin/python3 ]; then
+    for m in $PY_DEB_MODULES; do
+        /usr/bin/python3 -c "import $m" >/dev/null 2>&1 || missing="$missing python3:$m"
     done
 fi
 [ -z "$missing" ] && exit 0

@@ -6,11 +6,14 @@
 
 Results are numpy arrays when numpy is importable, else clipsurgery.Array (.shape, .tolist()).
 Errors from the library raise ClipSurgeryError; a missing library raises OSError.
+clipsurgery.__version__ is the package's version, clipsurgery.version() the loaded library's (same
+MAJOR, checked at load). clipsurgery.dask (Dask installed) runs jobs on a cluster.
 """
+from ._version import __version__  # noqa: F401
 from ._lib import load_library, version, has  # noqa: F401
 from ._array import Array, have_numpy  # noqa: F401
 from ._model import (ClipSurgeryError, Model, preprocess, similarity_to_points,  # noqa: F401
                      STATUS_NAMES, mask, boxes)
 
-__all__ = ["Model", "ClipSurgeryError", "Array", "preprocess", "similarity_to_points", "version",
-           "load_library", "have_numpy", "has", "STATUS_NAMES", "mask", "boxes"]
+__all__ = ["__version__", "Model", "ClipSurgeryError", "Array", "preprocess", "similarity_to_points",
+           "version", "load_library", "have_numpy", "has", "STATUS_NAMES", "mask", "boxes"]

@@ -107,11 +107,38 @@ def cbuf(arr):
 
 
 def wrap(arr, shape):
-    """Result tensor: numpy.ndarray when numpy is importable, else Array."""
+    """Result tensor: numpy.ndarray when numpy is importable, else Array. The ndarray is a view
+    of the array.array the library wrote into (no copy; it keeps that buffer alive)."""
     shape = tuple(int(d) for d in shape)
     if _np is not None:
-        return _np.frombuffer(arr, dtype=_NP_DTYPES[arr.typecode]).reshape(shape).copy()
+        if len(arr) == 0:
+            return _np.zeros(shape, dtype=_NP_DTYPES[arr.typecode])
+        return _np.frombuffer(arr, dtype=_NP_DTYPES[arr.typecode]).reshape(shape)
     return Array(arr, shape)
+
+
+def as_int32(obj):
+    """Input integer tensor -> (buffer, shape, int32* pointer): numpy arrays without a copy when
+    already contiguous int32; otherwise (nested) lists, Array or array.array."""
+    if _np is not None and isinstance(obj, _np.ndarray):
+        a = _np.ascontiguousarray(obj, dtype=_np.int32)
+        return a, tuple(a.shape), a.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+    if isinstance(obj, Array):
+        obj = obj.tolist()
+    elif isinstance(obj, array.array):
+        obj = obj.tolist()
+    elif hasattr(obj, "tolist"):
+        obj = obj.tolist()
+    flat, shape = _flatten(obj)
+    data = array.array("i", [int(v) for v in flat])
+    return data, shape, cbuf(data)
+
+
+def float_pointer(obj):
+    """(keep-alive object, float* pointer) of a result tensor (numpy array or Array), without a
+    copy when it is contiguous float32 already."""
+    buf, _, ptr = as_float32(obj)
+    return buf, ptr
 
 
 def _flatten(obj):

@@ -1,21 +1,16 @@
 """Finds and loads libclipsurgery.so with ctypes, checks the major version and declares the
-prototype (argtypes/restype) of every public function the library exports.
+prototype (argtypes/restype) of every public function the library exports. The search order is
+in _find.py (CLIPSURGERY_LIBRARY; the installed prefix; the system loader; a source-tree build).
 
-Search order:
-  1. $CLIPSURGERY_LIBRARY, when set, and nothing else (so a wrong value is an error, not a
-     silent fallback to another copy);
-  2. the build folder of a source checkout (bindings/python/clipsurgery -> ../../../build);
-  3. the lib folder of an install (PREFIX/lib/python3[.X]/{dist,site}-packages/clipsurgery -> PREFIX/lib);
-  4. the system loader (LD_LIBRARY_PATH, ld.so cache): libclipsurgery.so.MAJOR, then
-     ctypes.util.find_library("clipsurgery").
+ctypes.CDLL releases the GIL around every foreign call, so library calls from several Python
+threads run in parallel (tests/test_python_gil.py).
 """
 import ctypes
-import ctypes.util
 import os
 import threading
 
-MAJOR = 0
-SONAME = "libclipsurgery.so.%d" % MAJOR
+from ._find import SONAME, candidates
+from ._version import MAJOR
 
 _lib = None
 _lock = threading.Lock()
@@ -207,21 +202,6 @@ _PROTOTYPES = {
 }
 
 
-def _candidates():
-    env = os.environ.get("CLIPSURGERY_LIBRARY")
-    if env:
-        yield env
-        return
-    here = os.path.dirname(os.path.abspath(__file__))
-    yield os.path.normpath(os.path.join(here, "..", "..", "..", "build", SONAME))
-    yield os.path.normpath(os.path.join(here, "..", "..", "..", SONAME))  # PREFIX/lib/python3/dist-packages
-    yield os.path.normpath(os.path.join(here, "..", "..", "..", "..", SONAME))  # PREFIX/lib/python3.X/site-packages
-    yield SONAME
-    found = ctypes.util.find_library("clipsurgery")
-    if found:
-        yield found
-
-
 def _declare(lib):
     for name, (restype, argtypes) in _PROTOTYPES.items():
         try:
@@ -239,25 +219,28 @@ def load_library():
         if _lib is not None:
             return _lib
         tried = []
-        for path in _candidates():
+        for path, origin in candidates():
             if os.sep in path and not os.path.exists(path):
-                tried.append("%s (no such file)" % path)
+                tried.append("%s [%s] (no such file)" % (path, origin))
                 continue
             try:
                 lib = ctypes.CDLL(path)
             except OSError as exc:
-                tried.append("%s (%s)" % (path, exc))
+                tried.append("%s [%s] (%s)" % (path, origin, exc))
                 continue
             try:
                 version_fn = lib.cs_version
             except AttributeError:
-                tried.append("%s (not libclipsurgery: no cs_version)" % path)
+                tried.append("%s [%s] (not libclipsurgery: no cs_version)" % (path, origin))
                 continue
             version_fn.restype = ctypes.c_uint
             version_fn.argtypes = []
-            got = version_fn() // 10000
+            number = version_fn()
+            got = number // 10000
             if got != MAJOR:
-                tried.append("%s (major version %d, this binding needs %d)" % (path, got, MAJOR))
+                tried.append("%s [%s] (major version %d (%d.%d.%d), this package needs %d)"
+                             % (path, origin, got, got, number // 100 % 100, number % 100,
+                                MAJOR))
                 continue
             _declare(lib)
             _lib = lib
@@ -273,5 +256,5 @@ def has(name):
 
 
 def version():
-    """The loaded library's version string, e.g. "0.1.0"."""
+    """The loaded library's version string, e.g. "0.2.0"."""
     return load_library().cs_version_string().decode()

@@ -3,9 +3,10 @@ import array
 import ctypes
 import os
 import threading
+import weakref
 
 from . import _lib as L
-from ._array import as_float32, cbuf, wrap, zeros
+from ._array import as_float32, as_int32, cbuf, float_pointer, wrap, zeros
 
 STATUS_NAMES = {
     0: "CS_OK",
@@ -95,6 +96,42 @@ def _encode_texts(texts):
     return (ctypes.c_char_p * len(enc))(*enc), len(enc), list(texts)
 
 
+class _ContextLease(object):
+    """`with model._lock:` lends the calling thread one of the Model's cs_contexts for the block
+    (a context is one-thread-at-a-time; the model itself is shared). Threads that find no free
+    context get a new one, so calls from several threads run in parallel: ctypes releases the GIL
+    around each C call. Blocks may nest in one thread (they share its context)."""
+
+    __slots__ = ("_model", "_local")
+
+    def __init__(self, model):
+        self._model = weakref.ref(model)  # no cycle: a dropped Model is freed at once
+        self._local = threading.local()
+
+    @property
+    def context(self):
+        return getattr(self._local, "ctx", None)
+
+    @context.setter
+    def context(self, ctx):
+        self._local.ctx = ctx
+
+    def __enter__(self):
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._local.ctx = self._model()._take_context()
+        self._local.depth = depth + 1
+        return self
+
+    def __exit__(self, *exc):
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            ctx, self._local.ctx = self._local.ctx, None
+            model = self._model()
+            if model is not None:
+                model._give_context(ctx)
+
+
 class _Decoded(object):
     """A decoded cs_image (RGB8) released by close()."""
 
@@ -142,14 +179,18 @@ class Model(object):
             'maskclip', 'sclip', 'clearclip', 'naclip' or 'gem' (docs/methods.md). Methods other
             than clip-surgery and raw give plain cosines (no feature surgery).
 
-    A Model may be used from several Python threads; calls are serialised by a lock because a
-    cs_context is one-thread-at-a-time. Use `with Model(...) as m:` or call close()."""
+    A Model may be used from several Python threads at once: each call borrows one of the
+    Model's cs_contexts (one per concurrently calling thread; the weights are shared), and the GIL
+    is released inside the C calls, so threads run in parallel. Use `with Model(...) as m:` or
+    call close() (not while other threads are inside a call)."""
 
     def __init__(self, path, vocab=None, threads=0, method="clip-surgery"):
         self._model = None
         self.method = _check_method(method)
-        self._ctx = None
-        self._lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+        self._contexts = []  # every cs_context created (freed by close())
+        self._free = []  # those not lent to a thread right now
+        self._lock = _ContextLease(self)
         self._redundant = None
         self._ensembles = {}  # class name (UTF-8) -> array('f') of embed_dim, normalised
         params = L.ModelParams()
@@ -171,10 +212,11 @@ class Model(object):
     # --- lifetime -------------------------------------------------------------------------
     def close(self):
         """Frees the context and the model (cs_context_free, cs_model_free). Idempotent."""
-        with self._lock:
-            if self._ctx is not None:
-                _fn("cs_context_free")(self._ctx)
-                self._ctx = None
+        with self._pool_lock:
+            for ctx in self._contexts:
+                _fn("cs_context_free")(ctx)
+            self._contexts = []
+            self._free = []
             if self._model is not None:
                 _fn("cs_model_free")(self._model)
                 self._model = None
@@ -191,18 +233,33 @@ class Model(object):
         except Exception:
             pass
 
+    def _take_context(self):
+        with self._pool_lock:
+            return self._free.pop() if self._free else None
+
+    def _give_context(self, ctx):
+        if ctx is None:
+            return
+        with self._pool_lock:
+            if any(c is ctx for c in self._contexts):  # not freed by close() meanwhile
+                self._free.append(ctx)
+
     def _context(self):
-        """The model's cs_context, created on first use. Caller holds self._lock."""
+        """The cs_context lent to the calling thread (inside `with self._lock:`), created on
+        first use."""
         if self._model is None:
             raise ValueError("Model is closed")
-        if self._ctx is None:
+        ctx = self._lock.context
+        if ctx is None:
             params = L.ContextParams()
             _fn("cs_context_params_default")(ctypes.byref(params))
             params.n_threads = self._threads
             ctx = ctypes.c_void_p()
             _call("cs_context_create", self._model, ctypes.byref(params), ctypes.byref(ctx))
-            self._ctx = ctx
-        return self._ctx
+            with self._pool_lock:
+                self._contexts.append(ctx)
+            self._lock.context = ctx
+        return ctx
 
     def image_tokens(self, height, width):
         """1 + (height/patch)*(width/patch), or 0 when not a positive multiple of the patch."""
@@ -313,20 +370,18 @@ class Model(object):
 
     def encode_tokens(self, ids):
         """Text features [T, D] from token ids [T, context_length] (raw, not normalised)."""
-        import array as _array
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
-        rows = [list(r) for r in ids]
+        buf, shape, ptr = as_int32(ids)
         ctxlen = self.context_length
-        for r in rows:
-            if len(r) != ctxlen:
-                raise ValueError("each id row must hold %d ids" % ctxlen)
-        flat = _array.array("i", [int(v) for r in rows for v in r])
-        n = len(rows) * self.embed_dim
+        if len(shape) != 2 or shape[1] != ctxlen or shape[0] < 1:
+            raise ValueError("ids must be [T, %d] (each id row must hold %d ids); got shape %r"
+                             % (ctxlen, ctxlen, shape))
+        n_rows = shape[0]
+        n = n_rows * self.embed_dim
         out = zeros("f", n)
         with self._lock:
-            _call("cs_encode_token_ids", self._context(), cbuf(flat), len(rows), cbuf(out), n)
-        return wrap(out, (len(rows), self.embed_dim))
+            _call("cs_encode_token_ids", self._context(), ptr, n_rows, cbuf(out), n)
+        del buf
+        return wrap(out, (n_rows, self.embed_dim))
 
     def _texts(self, name, texts):
         """Features of texts (flat [T * D]) from cs_encode_texts or cs_prompt_ensemble. Prompt
@@ -339,6 +394,7 @@ class Model(object):
             return out, count
         keys = [arr[i] for i in range(count)]
         missing = sorted(set(k for k in keys if k not in self._ensembles))
+        fresh = {}
         if missing:
             got = zeros("f", len(missing) * dim)
             _call(name, self._context(), (ctypes.c_char_p * len(missing))(*missing),
@@ -346,9 +402,10 @@ class Model(object):
             if len(self._ensembles) + len(missing) > _ENSEMBLE_CACHE_LIMIT:
                 self._ensembles.clear()
             for i, k in enumerate(missing):
-                self._ensembles[k] = got[i * dim:(i + 1) * dim]
+                fresh[k] = self._ensembles[k] = got[i * dim:(i + 1) * dim]
         for i, k in enumerate(keys):
-            out[i * dim:(i + 1) * dim] = self._ensembles[k]
+            row = fresh.get(k)
+            out[i * dim:(i + 1) * dim] = row if row is not None else self._ensembles[k]
         return out, count
 
     def encode_text(self, texts):
@@ -448,11 +505,7 @@ class Model(object):
         JPEG. Returns the list of written paths, in the order of texts."""
         names = [n if isinstance(n, str) else n.decode("utf-8") for n in _encode_texts(texts)[2]]
         maps = self.similarity_maps(image_path, texts, size=size, empty_text=empty_text)
-        if isinstance(getattr(maps, "data", None), array.array):
-            cmaps = maps.data  # clipsurgery.Array
-        else:  # numpy.ndarray
-            cmaps = array.array("f")
-            cmaps.frombytes(maps.astype("float32").tobytes())
+        keep, mptr = float_pointer(maps)  # the maps' own memory (numpy view or Array)
         count = len(names)
         stem = os.path.splitext(os.path.basename(os.fsdecode(image_path)))[0]
         os.makedirs(out_dir, exist_ok=True)
@@ -460,8 +513,7 @@ class Model(object):
         with _Decoded(image_path) as img:
             w, h = img.width, img.height
             rgb = (ctypes.c_uint8 * (w * h * 3))()
-            buf = cbuf(cmaps)
-            base = ctypes.addressof(buf)
+            base = ctypes.cast(mptr, ctypes.c_void_p).value
             for t, name in enumerate(names):
                 safe = "".join("_" if (c in "/\\ " or ord(c) < 32) else c for c in name) or "empty"
                 if safe in taken:
