@@ -316,8 +316,11 @@ def _maps(m, job, image, paths):
         _call("cs_similarity_maps", ctypes.cast(sim.buffer_info()[0], L.c_float_p), gh, gw,
               count, oh, ow, ctypes.cast(maps.buffer_info()[0], L.c_float_p), n)
     names = json.dumps(list(texts), separators=(",", ":"), ensure_ascii=False)
-    meta = [("clipsurgery.texts", names), ("clipsurgery.grid", "%dx%d" % (gh, gw)),
-            ("clipsurgery.form", "label-set" if form == "label_set" else "empty-text")]
+    # as heatmap --maps writes them (src/cmd_heatmap.c): grid, form, method, texts
+    meta = [("clipsurgery.grid", "%dx%d" % (gh, gw)),
+            ("clipsurgery.form", "label-set" if form == "label_set" else "empty-text"),
+            ("clipsurgery.method", "clip-surgery"),
+            ("clipsurgery.texts", names)]
     data = safetensors_bytes([("similarity", (1, n_tokens, count), sim.tobytes()),
                               ("maps", (1, oh, ow, count), maps.tobytes())], meta)
     write_atomic(paths[0], data)
@@ -373,7 +376,8 @@ def _encode(m, job, image, paths):
     feats = m.encode_image(image, mode="surgery", size=job["size"])
     shape = tuple(feats.shape)
     data = safetensors_bytes([("image_features", shape, _f32_bytes(feats))],
-                             [("mode", "surgery"), ("surgery_blocks", str(SURGERY_BLOCKS))])
+                             [("mode", "surgery"), ("surgery_blocks", str(SURGERY_BLOCKS)),
+                              ("method", "clip-surgery")])  # as encode-image writes them
     write_atomic(paths[0], data)
     return None
 
