@@ -38,13 +38,6 @@ int cs_cpbuf_reserve(cs_cpbuf *b, size_t extra)
     return 1;
 }
 
-int cs_cpbuf_push(cs_cpbuf *b, uint32_t cp)
-{
-    if (b->n == b->cap && !cs_cpbuf_reserve(b, 1)) return 0;
-    b->v[b->n++] = cp;
-    return 1;
-}
-
 int cs_cpbuf_append(cs_cpbuf *b, const uint32_t *cps, size_t n)
 {
     if (n == 0) return 1;

@@ -19,7 +19,12 @@ void cs_cpbuf_free(cs_cpbuf *b);
 /* Make room for `extra` more code points; returns 0 on allocation failure (b unchanged). */
 int cs_cpbuf_reserve(cs_cpbuf *b, size_t extra);
 /* Appends one code point / n code points; returns 0 on allocation failure. */
-int cs_cpbuf_push(cs_cpbuf *b, uint32_t cp);
+static inline int cs_cpbuf_push(cs_cpbuf *b, uint32_t cp)
+{
+    if (b->n == b->cap && !cs_cpbuf_reserve(b, 1)) return 0;
+    b->v[b->n++] = cp;
+    return 1;
+}
 int cs_cpbuf_append(cs_cpbuf *b, const uint32_t *cps, size_t n);
 /* Appends valid UTF-8 (from our own tables or utf8proc) as code points; 0 on failure. */
 int cs_cpbuf_append_utf8(cs_cpbuf *b, const char *s, size_t len);

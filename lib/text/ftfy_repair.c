@@ -664,3 +664,34 @@ cs_status cs_ftfy_fix_text(const uint32_t *in, size_t n, cs_cpbuf *out)
     }
     return CS_OK;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Public entry point                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+cs_status cs_fix_text(const char *text, size_t len, char *buf, size_t capacity, size_t *out_len)
+{
+    if (!buf || !out_len || (!text && len > 0))
+        return cs_fail(CS_ERR_INVALID_ARGUMENT, "cs_fix_text: NULL argument");
+    cs_cpbuf a = {0}, b = {0};
+    cs_status st = cs_utf8_decode(text ? text : "", len, &a);
+    if (st == CS_OK) st = cs_ftfy_fix_text(a.v, a.n, &b);
+    cs_cpbuf_free(&a);
+    if (st != CS_OK) {
+        cs_cpbuf_free(&b);
+        return st;
+    }
+    size_t need = 0;
+    char tmp[4];
+    for (size_t i = 0; i < b.n; i++) need += cs_utf8_encode_cp(b.v[i], tmp);
+    *out_len = need;
+    if (need >= capacity) {
+        cs_cpbuf_free(&b);
+        return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "cs_fix_text: %zu bytes and a NUL, capacity %zu",
+                       need, capacity);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b.n; i++) k += cs_utf8_encode_cp(b.v[i], buf + k);
+    buf[k] = 0;
+    cs_cpbuf_free(&b);
+    return CS_OK;
+}
