@@ -603,41 +603,33 @@ static int same(const cs_cpbuf *a, const cs_cpbuf *b)
 /* ftfy.fix_and_explain: the fixers repeated until the text no longer changes. */
 static cs_status ftfy_fix_segment(const uint32_t *in, size_t n, int unescape, cs_cpbuf *out)
 {
-    cs_cpbuf cur = {0}, t1 = {0}, t2 = {0};
+    cs_cpbuf cur = {0}, a = {0}, b = {0};
     cs_status st = CS_OK;
     if (!cs_cpbuf_append(&cur, in, n)) return oom();
     for (;;) {
-        t1.n = t2.n = 0;
         const cs_cpbuf *src = &cur;
+        a.n = b.n = 0;
         if (unescape) {
-            st = cs_ftfy_unescape_html(cur.v, cur.n, &t1);
+            st = cs_ftfy_unescape_html(cur.v, cur.n, &a);
             if (st != CS_OK) break;
-            src = &t1;
+            src = &a;
         }
-        t2.n = 0;
-        st = fix_encoding_loop(src->v, src->n, &t2, 0);
+        st = fix_encoding_loop(src->v, src->n, &b, 0);
         if (st != CS_OK) break;
-        src = &t2;
-        t1.n = 0;
-        cs_cpbuf t3 = {0};
-        st = ftfy_char_fixes(src, &t3);
-        if (st != CS_OK) {
-            cs_cpbuf_free(&t3);
-            break;
-        }
-        t1.n = 0;
-        st = nfc(&t3, &t1);
-        cs_cpbuf_free(&t3);
+        a.n = 0;
+        st = ftfy_char_fixes(&b, &a);
         if (st != CS_OK) break;
-        if (same(&t1, &cur)) break;
-        cs_cpbuf tmp = cur;
-        cur = t1;
-        t1 = tmp;
+        b.n = 0;
+        st = nfc(&a, &b);
+        if (st != CS_OK || same(&b, &cur)) break;
+        cs_cpbuf t = cur;
+        cur = b;
+        b = t;
     }
     if (st == CS_OK && !cs_cpbuf_append(out, cur.v, cur.n)) st = oom();
     cs_cpbuf_free(&cur);
-    cs_cpbuf_free(&t1);
-    cs_cpbuf_free(&t2);
+    cs_cpbuf_free(&a);
+    cs_cpbuf_free(&b);
     return st;
 }
 
