@@ -16,6 +16,7 @@
 Usage: python3 tools/gen_ftfy_tables.py > lib/text/ftfy_tables.inc
 """
 import sys
+import unicodedata
 
 # ---------------------------------------------------------------------------------------------
 # Codecs, in the order ftfy tries them; True = sloppy Windows code page.
@@ -174,6 +175,8 @@ RULES = [
     [["'\u0101'"], ["'\u20ac'"]],
 ]
 MAX_RULE = 7
+DIRECT_LIMIT = 0x600  # entries below this are found by direct index
+NFC_LIMIT = 0x3000
 
 
 def compile_position(items):
@@ -315,6 +318,35 @@ def main():
         w("    {0x%04X, 0x%02X, {%s}, {0x%XULL, 0x%XULL}},\n"
           % (cp, clue, ", ".join("0x%02X" % b for b in enc), bits & (2**64 - 1), bits >> 64))
     w("};\n\n")
+    # direct index of the entries below DIRECT_LIMIT (entry + 1; 0 = none)
+    rows = [cp for cp in sorted(chars) if cp >= 0x80]
+    w("#define FTFY_DIRECT_LIMIT 0x%X\n" % DIRECT_LIMIT)
+    w("static const uint16_t ftfy_direct[FTFY_DIRECT_LIMIT] = {\n")
+    direct = [0] * DIRECT_LIMIT
+    for k, cp in enumerate(rows):
+        if cp < DIRECT_LIMIT:
+            direct[cp] = k + 1
+    for i in range(0, DIRECT_LIMIT, 16):
+        w("    " + ", ".join(str(v) for v in direct[i:i + 16]) + ",\n")
+    w("};\n\n")
+
+    # characters NFC leaves alone in any sequence of such characters (Python's Unicode data)
+    seconds = set()
+    for c in range(0x110000):
+        d = unicodedata.decomposition(chr(c))
+        if d and not d.startswith("<") and len(d.split()) == 2:
+            seconds.add(int(d.split()[1], 16))
+    inert = [unicodedata.normalize("NFC", chr(c)) == chr(c) and unicodedata.combining(chr(c)) == 0
+             and c not in seconds and not 0xD800 <= c <= 0xDFFF for c in range(NFC_LIMIT)]
+    w("/* Bit c: code point c < FTFY_NFC_LIMIT is NFC-inert: NFC changes no text made of such\n"
+      " * characters (its own NFC form, canonical class 0, never the second of a composition). */\n")
+    w("#define FTFY_NFC_LIMIT 0x%X\n" % NFC_LIMIT)
+    w("static const uint32_t ftfy_nfc_inert[FTFY_NFC_LIMIT / 32] = {\n")
+    words = [sum(1 << b for b in range(32) if inert[i + b]) for i in range(0, NFC_LIMIT, 32)]
+    for i in range(0, len(words), 8):
+        w("    " + ", ".join("0x%08X" % v for v in words[i:i + 8]) + ",\n")
+    w("};\n\n")
+
     w("/* ASCII: clue bits and badness set bits. */\n")
     w("static const unsigned char ftfy_ascii_clue[128] = {\n")
     clue_a = [0] * 128

@@ -12,7 +12,8 @@
 static const ftfy_char *find_char(uint32_t cp)
 {
     size_t lo = 0, hi = N_ELEMS(ftfy_chars);
-    if (cp < 0x80 || cp > ftfy_chars[hi - 1].cp) return NULL;
+    if (cp < FTFY_DIRECT_LIMIT) return cp >= 0x80 && ftfy_direct[cp] ? &ftfy_chars[ftfy_direct[cp] - 1] : NULL;
+    if (cp > ftfy_chars[hi - 1].cp) return NULL;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (ftfy_chars[mid].cp == cp) return &ftfy_chars[mid];
@@ -54,6 +55,12 @@ unsigned cs_ftfy_clue(uint32_t cp)
     if (cp < 0x80) return ftfy_ascii_clue[cp];
     const ftfy_char *e = find_char(cp);
     return e ? e->clue : 0;
+}
+
+int cs_ftfy_nfc_inert(uint32_t cp)
+{
+    if (cp < FTFY_NFC_LIMIT) return (int)((ftfy_nfc_inert[cp >> 5] >> (cp & 31)) & 1u);
+    return cp >= 0x4E00 && cp <= 0x9FFF; /* CJK unified ideographs */
 }
 
 uint32_t cs_ftfy_decode_byte(int codec, unsigned b) { return ftfy_codec_decode[codec][b & 0xFF]; }

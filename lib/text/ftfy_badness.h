@@ -41,6 +41,11 @@ uint32_t cs_ftfy_decode_byte(int codec, unsigned b);
 int cs_ftfy_codec_sloppy(int codec);
 const char *cs_ftfy_codec_name(int codec);
 
+/* Nonzero when NFC leaves any text made only of such characters unchanged (from Python's
+ * Unicode data: its own NFC form, canonical class 0, never the second of a composition);
+ * zero means "not known to be", e.g. for every character from U+3000 on but CJK ideographs. */
+int cs_ftfy_nfc_inert(uint32_t cp);
+
 /* ftfy.badness.is_bad: nonzero when some rule of the heuristic matches somewhere in t[0..n)
  * (t[0] is the start of the text for the rules anchored there). */
 int cs_ftfy_is_bad(const uint32_t *t, size_t n);

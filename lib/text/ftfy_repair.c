@@ -416,15 +416,21 @@ done:
 static cs_status fix_encoding_loop(const uint32_t *t, size_t n, cs_cpbuf *out, int depth)
 {
     cs_cpbuf cur = {0}, next = {0};
-    cs_status st = CS_OK;
-    if (!cs_cpbuf_append(&cur, t, n)) return oom();
-    for (int round = 0; round < MAX_ENCODING_ROUNDS; round++) {
-        next.n = 0;
-        st = fix_encoding_step(cur.v, cur.n, &next, depth);
-        if (st != CS_OK || same_cps(next.v, next.n, cur.v, cur.n)) break;
+    /* the first step straight from t: most text is left as it is */
+    cs_status st = fix_encoding_step(t, n, &next, depth);
+    if (st == CS_OK && same_cps(next.v, next.n, t, n)) {
+        st = cs_cpbuf_append(out, t, n) ? CS_OK : oom();
+        cs_cpbuf_free(&next);
+        return st;
+    }
+    for (int round = 1; st == CS_OK; round++) {
         cs_cpbuf x = cur;
         cur = next;
         next = x;
+        if (round >= MAX_ENCODING_ROUNDS) break;
+        next.n = 0;
+        st = fix_encoding_step(cur.v, cur.n, &next, depth);
+        if (st != CS_OK || same_cps(next.v, next.n, cur.v, cur.n)) break;
     }
     if (st == CS_OK && !cs_cpbuf_append(out, cur.v, cur.n)) st = oom();
     cs_cpbuf_free(&cur);
@@ -574,9 +580,9 @@ fail:
 /* Unicode NFC of in, appended to out. */
 static cs_status nfc(const cs_cpbuf *in, cs_cpbuf *out)
 {
-    int ascii = 1;
-    for (size_t i = 0; i < in->n && ascii; i++) ascii = in->v[i] < 0x80;
-    if (ascii) return cs_cpbuf_append(out, in->v, in->n) ? CS_OK : oom();
+    int inert = 1; /* ASCII and most typed text: nothing for NFC to do */
+    for (size_t i = 0; i < in->n && inert; i++) inert = in->v[i] < 0x80 || cs_ftfy_nfc_inert(in->v[i]);
+    if (inert) return cs_cpbuf_append(out, in->v, in->n) ? CS_OK : oom();
     size_t len;
     char *s = cs_cps_to_utf8(in->v, in->n, &len);
     if (!s) return oom();
