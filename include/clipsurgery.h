@@ -201,10 +201,9 @@ CS_API const cs_tokenizer *cs_model_tokenizer(const cs_model *model);
 
 /* Encodes text (UTF-8, `len` bytes, may hold NUL; invalid UTF-8 is replaced by U+FFFD as
  * Python's decode(errors="replace") does) to the full id list: CS_TOKEN_SOT, ids, CS_TOKEN_EOT,
- * with no padding and no length limit. Cleaning as SimpleTokenizer.encode (ftfy.fix_text
- * without mojibake repair, html.unescape twice, whitespace collapse, lower-case; see
- * docs/tokenizer.md); a literal "<|endoftext|>" in the text gives CS_TOKEN_EOT. text may be NULL
- * when len is 0. Linear time (1 MB in about 0.2 s).
+ * with no padding and no length limit. Cleaning as SimpleTokenizer.encode (ftfy.fix_text as
+ * cs_fix_text, html.unescape twice, whitespace collapse, lower-case; see docs/tokenizer.md);
+ * a literal "<|endoftext|>" in the text gives CS_TOKEN_EOT. text may be NULL when len is 0. Linear time (1 MB in about 0.2 s).
  * ids: caller buffer of `capacity` elements; *n_ids receives the count (also when the result is
  * CS_ERR_BUFFER_TOO_SMALL, so a caller can size a retry).
  * Returns CS_OK, CS_ERR_INVALID_ARGUMENT, CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
@@ -226,6 +225,25 @@ CS_API cs_status cs_tokenize_context(const cs_tokenizer *tok, const char *text, 
  *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
 CS_API cs_status cs_detokenize(const cs_tokenizer *tok, const int32_t *ids, size_t n_ids,
                                char *buf, size_t capacity, size_t *len);
+
+/* ===== Text repair (ftfy) ===== */
+/* ftfy.fix_text (ftfy 6.3.1, default configuration) alone: the first step of the tokenizer's
+ * cleaning (REFERENCE section 6; docs/tokenizer.md), before html.unescape, whitespace
+ * collapsing and lower-casing. Repairs mojibake (UTF-8 read as Latin-1, Windows-1250..1254,
+ * 1257, ISO-8859-2, MacRoman or cp437, also twice or mixed with good text), C1 controls, lost
+ * 0xA0 bytes and lossy U+FFFD sequences; unescapes HTML entities (until a line holding '<');
+ * takes apart Latin ligatures; maps fullwidth forms, curly quotes and line breaks; removes
+ * terminal escapes and control characters; NFC. Works line by line, each line at most
+ * 1,000,000 code points at a time. Thread-safe, no state.
+ * text: UTF-8, `len` bytes (may hold NUL; invalid UTF-8 becomes U+FFFD first, as Python's
+ * decode(errors="replace")); may be NULL when len is 0.
+ * buf: caller buffer of `capacity` bytes, receives the fixed text as UTF-8, NUL-terminated;
+ * *out_len receives its length without the NUL (also on CS_ERR_BUFFER_TOO_SMALL, so a caller
+ * can retry with capacity *out_len + 1).
+ * Returns CS_OK, CS_ERR_INVALID_ARGUMENT (NULL buf or out_len, NULL text with len > 0),
+ *         CS_ERR_BUFFER_TOO_SMALL, CS_ERR_OUT_OF_MEMORY. */
+CS_API cs_status cs_fix_text(const char *text, size_t len, char *buf, size_t capacity,
+                             size_t *out_len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Images: decoding, preprocessing, resizing, PNG output, JET overlays (REFERENCE section 1, 5) */

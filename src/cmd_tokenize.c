@@ -1,6 +1,7 @@
-/* clipsurgery tokenize [--vocab PATH | --model MODEL] [--truncate] [--] TEXT...
+/* clipsurgery tokenize [--vocab PATH | --model MODEL] [--truncate] [--show-ftfy] [--] TEXT...
  * One line per TEXT: a JSON array of its ids with 49406/49407 and no padding; with --truncate a
- * text over 77 ids gives the 77 ids of the reference's truncate mode. */
+ * text over 77 ids gives the 77 ids of the reference's truncate mode. With --show-ftfy: one
+ * line per TEXT with the JSON string of its ftfy.fix_text output (cs_fix_text) instead. */
 #include "cli.h"
 
 #include <stdint.h>
@@ -12,13 +13,16 @@ static const char *const CMD = "tokenize";
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: clipsurgery tokenize [--vocab PATH | --model MODEL] [--truncate] [--] TEXT...\n"
+            "usage: clipsurgery tokenize [--vocab PATH | --model MODEL] [--truncate] [--show-ftfy]\n"
+            "                            [--] TEXT...\n"
             "Prints, for each TEXT in order, one line with the JSON array of its CLIP token ids\n"
             "(49406 first, 49407 last, no padding).\n"
             "  --vocab PATH   bpe_simple_vocab_16e6.txt.gz, vocab.json (merges.txt beside it),\n"
             "                 or a folder holding either\n"
             "  --model MODEL  use the vocabulary found with a model (with --vocab: override)\n"
             "  --truncate     texts over 77 ids give the 77 truncated ids (last = 49407)\n"
+            "  --show-ftfy    print, for each TEXT, the JSON string of its ftfy.fix_text repair\n"
+            "                 (the first cleaning step) instead of ids; needs no vocabulary\n"
             "  --             end of options (for texts starting with '-')\n"
             "exit codes: 0 ok, 1 runtime error, 2 usage error\n");
 }
@@ -63,10 +67,54 @@ static int print_ids(const cs_tokenizer *tok, const char *text, int truncate)
     return CLI_OK;
 }
 
+/* The fix_text output of text as one JSON string line (UTF-8 kept, as json.dumps with
+ * ensure_ascii=False). */
+static int print_fixed(const char *text)
+{
+    size_t len = strlen(text), n = 0;
+    char small[256];
+    char *buf = small;
+    cs_status st = cs_fix_text(text, len, small, sizeof small, &n);
+    if (st == CS_ERR_BUFFER_TOO_SMALL) {
+        buf = malloc(n + 1);
+        if (!buf) {
+            fprintf(stderr, "clipsurgery %s: out of memory\n", CMD);
+            return CLI_RUNTIME;
+        }
+        st = cs_fix_text(text, len, buf, n + 1, &n);
+    }
+    if (st != CS_OK) {
+        if (buf != small) free(buf);
+        return cli_status_error(CMD, "fix text", st);
+    }
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        switch (c) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        case '\b': fputs("\\b", stdout); break;
+        case '\f': fputs("\\f", stdout); break;
+        default:
+            if (c < 0x20)
+                printf("\\u%04x", c);
+            else
+                putchar(c);
+        }
+    }
+    putchar('"');
+    putchar('\n');
+    if (buf != small) free(buf);
+    return CLI_OK;
+}
+
 int cmd_tokenize(int argc, char **argv)
 {
     const char *vocab = NULL, *model_path = NULL;
-    int truncate = 0, i = 1;
+    int truncate = 0, show_ftfy = 0, i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -79,6 +127,8 @@ int cmd_tokenize(int argc, char **argv)
         }
         if (strcmp(a, "--truncate") == 0) {
             truncate = 1;
+        } else if (strcmp(a, "--show-ftfy") == 0) {
+            show_ftfy = 1;
         } else if (strcmp(a, "--vocab") == 0 || strcmp(a, "--model") == 0) {
             if (i + 1 >= argc) return cli_usage_error(CMD, "%s needs a value", a);
             if (a[2] == 'v')
@@ -94,6 +144,15 @@ int cmd_tokenize(int argc, char **argv)
         }
     }
     if (i >= argc) return cli_usage_error(CMD, "no TEXT given");
+    if (show_ftfy && !vocab && !model_path) {
+        int rc = CLI_OK;
+        for (; i < argc && rc == CLI_OK; i++) rc = print_fixed(argv[i]);
+        if (fflush(stdout) != 0 && rc == CLI_OK) {
+            fprintf(stderr, "clipsurgery %s: cannot write output\n", CMD);
+            rc = CLI_RUNTIME;
+        }
+        return rc;
+    }
     if (!vocab && !model_path) return cli_usage_error(CMD, "give --vocab PATH or --model MODEL");
 
     cs_tokenizer *own = NULL;
@@ -116,7 +175,8 @@ int cmd_tokenize(int argc, char **argv)
         tok = own;
     }
     int rc = CLI_OK;
-    for (; i < argc && rc == CLI_OK; i++) rc = print_ids(tok, argv[i], truncate);
+    for (; i < argc && rc == CLI_OK; i++)
+        rc = show_ftfy ? print_fixed(argv[i]) : print_ids(tok, argv[i], truncate);
     if (fflush(stdout) != 0 && rc == CLI_OK) {
         fprintf(stderr, "clipsurgery %s: cannot write output\n", CMD);
         rc = CLI_RUNTIME;

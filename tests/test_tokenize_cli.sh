@@ -1,6 +1,7 @@
 #!/bin/sh
 # clipsurgery tokenize: golden lines with both vocabulary forms (hundreds of TEXT arguments in
-# one call), --truncate, exit codes (0 ok, 1 runtime, 2 usage), --help.
+# one call), --truncate, --show-ftfy (the mojibake golden's `fixed`), exit codes (0 ok,
+# 1 runtime, 2 usage), --help.
 : "${BUILD:=build}" "${CS_FIXTURES:=../shared/fixtures}" "${PYTHON:=python3}"
 CS_FIXTURES=$(cd "$CS_FIXTURES" 2>/dev/null && pwd) || { echo "error: fixtures folder missing (set CS_FIXTURES)" >&2; exit 1; }
 cli="$BUILD/clipsurgery"
@@ -36,7 +37,7 @@ import json, subprocess, sys
 cli, fx = sys.argv[1], sys.argv[2]
 forms = [fx + "/vocab/bpe_simple_vocab_16e6.txt.gz", fx + "/vocab/vocab.json", fx + "/vocab"]
 total = 0
-for name in ["tokenizer.json", "tokenizer_more.json"]:
+for name in ["tokenizer.json", "tokenizer_more.json", "tokenizer_mojibake.json"]:
     cases = json.load(open(fx + "/golden/" + name))
     # argv cannot hold NUL; every golden text is NUL-free
     texts = [c["text"] for c in cases]
@@ -54,5 +55,19 @@ for name in ["tokenizer.json", "tokenizer_more.json"]:
                 if json.loads(line) != want or line != json.dumps(want):
                     sys.exit("%s %s %s: %r gives %s, want %s" % (name, form, trunc, c["text"], line, want))
                 total += 1
+# --show-ftfy: the fix_text stage alone, with and without a vocabulary
+cases = json.load(open(fx + "/golden/tokenizer_mojibake.json"))
+texts = [c["text"] for c in cases]
+for extra in ([], ["--vocab", forms[0]]):
+    r = subprocess.run([cli, "tokenize", "--show-ftfy"] + extra + ["--"] + texts, capture_output=True)
+    if r.returncode != 0:
+        sys.exit("--show-ftfy exit %d: %s" % (r.returncode, r.stderr.decode()))
+    lines = r.stdout.decode().split("\n")
+    if lines[-1] != "" or len(lines) != len(cases) + 1:
+        sys.exit("--show-ftfy: %d lines for %d texts" % (len(lines) - 1, len(cases)))
+    for c, line in zip(cases, lines):
+        if json.loads(line) != c["fixed"] or line != json.dumps(c["fixed"], ensure_ascii=False):
+            sys.exit("--show-ftfy %r gives %s, want %s" % (c["text"], line, json.dumps(c["fixed"], ensure_ascii=False)))
+        total += 1
 print("tokenize CLI: %d golden lines exact" % total)
 PY

@@ -1,5 +1,6 @@
-/* CLIP BPE tokenizer: golden parity (tokenizer.json, tokenizer_more.json) with both vocabulary
- * forms, context encoding, decoding, bad input, speed and thread safety. */
+/* CLIP BPE tokenizer: golden parity (tokenizer.json, tokenizer_more.json, tokenizer_mojibake.json)
+ * with both vocabulary forms, the ftfy stage alone (cs_fix_text against the mojibake golden's
+ * `fixed`), context encoding, decoding, bad input, speed and thread safety. */
 #include "testutil.h"
 #include "text/text_clean.h"
 
@@ -105,8 +106,9 @@ static size_t run_golden(const cs_tokenizer *tok, const char *rel, size_t *n_cas
 static void golden_with(cs_tokenizer *(*loader)(void), const char *form)
 {
     cs_tokenizer *tok = loader();
-    const char *files[2] = {"golden/tokenizer.json", "golden/tokenizer_more.json"};
-    for (int f = 0; f < 2; f++) {
+    const char *files[3] = {"golden/tokenizer.json", "golden/tokenizer_more.json",
+                            "golden/tokenizer_mojibake.json"};
+    for (int f = 0; f < 3; f++) {
         size_t n = 0, nt = 0;
         size_t bad = run_golden(tok, files[f], &n, &nt);
         fprintf(stderr, "[%s] %s: %zu/%zu cases exact (%zu with truncation)\n", form, files[f],
@@ -121,6 +123,97 @@ START_TEST(golden_openai_vocab) { golden_with(load_gz, "bpe_simple_vocab_16e6.tx
 END_TEST
 
 START_TEST(golden_hf_vocab) { golden_with(load_hf, "vocab.json+merges.txt"); }
+END_TEST
+
+/* The ftfy stage alone: cs_fix_text gives each case's `fixed` (what ftfy.fix_text returns). */
+START_TEST(ftfy_fixed_field)
+{
+    json_t *root = load_cases("golden/tokenizer_mojibake.json");
+    size_t idx, bad = 0, n = 0, changed = 0;
+    json_t *c;
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    json_array_foreach(root, idx, c)
+    {
+        json_t *jt = json_object_get(c, "text"), *jf = json_object_get(c, "fixed");
+        ck_assert(json_is_string(jt) && json_is_string(jf));
+        size_t len = 0;
+        cs_status st = cs_fix_text(json_string_value(jt), json_string_length(jt), buf, cap, &len);
+        ck_assert_int_eq(st, CS_OK);
+        int same = len == json_string_length(jf) && memcmp(buf, json_string_value(jf), len) == 0;
+        if (!same && ++bad <= 20)
+            fprintf(stderr, "fix_text case %zu: %s\n  want %s\n  got  %s\n", idx,
+                    json_string_value(jt), json_string_value(jf), buf);
+        changed += json_is_true(json_object_get(c, "changed_by_ftfy"));
+        n++;
+    }
+    fprintf(stderr, "golden/tokenizer_mojibake.json: fixed text exact in %zu/%zu cases (%zu changed "
+                    "by ftfy)\n",
+            n - bad, n, changed);
+    ck_assert_msg(bad == 0, "%zu of %zu fix_text results differ", bad, n);
+    ck_assert_uint_eq(n, 1500);
+    json_decref(root);
+    free(buf);
+}
+END_TEST
+
+/* Single steps of the repair and the corner cases of its codecs (expected values are ftfy
+ * 6.3.1's fix_text). */
+static void expect_fix(const char *in, size_t len, const char *want)
+{
+    char got[512];
+    size_t n = 0;
+    ck_assert_int_eq(cs_fix_text(in, len, got, sizeof got, &n), CS_OK);
+    ck_assert_msg(n == strlen(want) && memcmp(got, want, n) == 0, "fix_text(%s) = \"%s\", want \"%s\"",
+                  in, got, want);
+}
+#define EXPECT_FIX(in, want) expect_fix(in, sizeof(in) - 1, want)
+
+START_TEST(ftfy_repair_steps)
+{
+    EXPECT_FIX("sch\xC3\x83\xC2\xB6n",
+               "sch\xC3\xB6n"); /* latin-1 */
+    EXPECT_FIX("sch\xC3\x83\xC2\x83\xC3\x82\xC2\xB6n",
+               "sch\xC3\xB6n"); /* latin-1 twice */
+    EXPECT_FIX("\xC3\xA2\xC5\x93\xE2\x80\x9D No problems",
+               "\xE2\x9C\x94 No problems"); /* cp1252 */
+    EXPECT_FIX("\xD0\xA0\xD1\x97\xD0\xA1\xD0\x82\xD0\xA0\xD1\x91\xD0\xA0\xD0\x86\xD0\xA0\xC2\xB5\xD0\xA1\xE2\x80\x9A \xD0\xA0\xD1\x98\xD0\xA0\xD1\x91\xD0\xA1\xD0\x82",
+               "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xD0\xBC\xD0\xB8\xD1\x80"); /* cp1251 */
+    EXPECT_FIX("caf\xE2\x88\x9A\xC2\xA9 r\xE2\x88\x9A\xC2\xA9sum\xE2\x88\x9A\xC2\xA9",
+               "caf\xC3\xA9 r\xC3\xA9sum\xC3\xA9"); /* macroman */
+    EXPECT_FIX("na\xE2\x94\x9C\xC2\xBBve caf\xE2\x94\x9C\xE2\x8C\x90",
+               "na\xC3\xAFve caf\xC3\xA9"); /* cp437 */
+    EXPECT_FIX("voil\xC3\x83  le travail",
+               "voil\xC3\xA0 le travail"); /* restore_byte_a0 */
+    EXPECT_FIX("\xC3\xA2\xE2\x82\xAC\xC5\x93 like this \xC3\xA2\xE2\x82\xAC\xEF\xBF\xBD",
+               "\x22 like this \xEF\xBF\xBD"); /* lossy */
+    EXPECT_FIX("\xC2\x80 x",
+               "\xE2\x82\xAC x"); /* C1 control */
+    EXPECT_FIX("caf\xC3\xA9 and \xD0\xA0\xD1\x97\xD0\xA1\xD0\x82\xD0\xA0\xD1\x91\xD0\xA0\xD0\x86\xD0\xA0\xC2\xB5\xD0\xA1\xE2\x80\x9A and \xCE\x9E\xEF\xBF\xBD\xCE\x9E\xC2\xB1\xCE\x9E\xC2\xBB\xCE\x9E\xC2\xB7\xCE\x9E\xCE\x8C\xCE\x9E\xC2\xAD\xCE\x9F\xEF\xBF\xBD\xCE\x9E\xC2\xB1",
+               "caf\xC3\xA9 and \xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 and \xCE\x9E\xEF\xBF\xBD\xCE\xB1\xCE\xBB\xCE\xB7\xCE\xBC\xCE\xAD\xCE\x9F\xEF\xBF\xBD\xCE\x9E\xC2\xB1"); /* mixed good and bad */
+    EXPECT_FIX("se\xCE\x93\xC2\xB1or",
+               "se\xCE\x93\xC2\xB1or"); /* look-alike */
+    EXPECT_FIX("\xC2\xAF\x5C_(\xE3\x83\x84)_/\xC2\xAF",
+               "\xC2\xAF\x5C_(\xE3\x83\x84)_/\xC2\xAF"); /* kaomoji */
+    EXPECT_FIX("\xC3\x83\xC2\xA9\xC3\x80\xC2\x80!",
+               "\xC3\xA9!"); /* Java's C0 80 */
+    EXPECT_FIX("\xC3\x83\xC2\xA9\xC3\x80\x0A",
+               "\xC3\xA9"); /* C0 before the final newline */
+    EXPECT_FIX("\xC3\xAD\xC2\xA0\xC2\xBD\xC3\xAD\xC2\xB8\xC2\x80",
+               "\xF0\x9F\x98\x80"); /* CESU-8 pair */
+    EXPECT_FIX("caf\xC3\x83\xC2\xA9\x0Ana\xC3\xAFve\x0A",
+               "caf\xC3\xA9\x0Ana\xC3\xAFve\x0A"); /* line by line */
+    size_t n = 0;
+    char small[4];
+    ck_assert_int_eq(cs_fix_text("caf\xC3\x83\xC2\xA9", 7, small, sizeof small, &n),
+                     CS_ERR_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_int_eq(cs_fix_text(NULL, 0, small, sizeof small, &n), CS_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(cs_fix_text(NULL, 3, small, sizeof small, &n), CS_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(cs_fix_text("x", 1, NULL, 0, &n), CS_ERR_INVALID_ARGUMENT);
+}
 END_TEST
 
 START_TEST(folder_load_same_ids)
@@ -449,6 +542,20 @@ START_TEST(one_megabyte_is_fast)
     double dt = now_s() - t0;
     fprintf(stderr, "1 MB mixed text: %zu ids in %.3f s\n", n, dt);
     ck_assert_msg(dt < TIME_LIMIT, "1 MB took %.3f s", dt);
+    /* 1 MB of mojibake: short lines, then one line (each segment repaired by fix_encoding) */
+    const char *moji[2] = {"sch\xC3\x83\xC2\xB6n caf\xC3\x83\xC2\xA9 \xC3\xA2\xE2\x82\xAC\xC5\x93q\xC3\xA2\xE2\x82\xAC\xC2\x9D "
+                           "\xC3\x90\xC2\xBF\xC3\x91\xE2\x82\xAC\xC3\x90\xC2\xB8\n",
+                           "sch\xC3\x83\xC2\xB6n caf\xC3\x83\xC2\xA9 \xC3\xA2\xE2\x82\xAC\xC5\x93q\xC3\xA2\xE2\x82\xAC\xC2\x9D "
+                           "\xC3\x90\xC2\xBF\xC3\x91\xE2\x82\xAC\xC3\x90\xC2\xB8 "};
+    for (int m = 0; m < 2; m++) {
+        size_t ml = strlen(moji[m]), total = (1u << 20) - (1u << 20) % ml;
+        for (size_t i = 0; i < total; i++) text[i] = moji[m][i % ml];
+        t0 = now_s();
+        ck_assert_int_eq(cs_tokenize(t, text, total, ids, len, &n), CS_OK);
+        dt = now_s() - t0;
+        fprintf(stderr, "1 MB mojibake (%s): %zu ids in %.3f s\n", m ? "one line" : "lines", n, dt);
+        ck_assert_msg(dt < TIME_LIMIT, "1 MB mojibake took %.3f s", dt);
+    }
     /* one 1 MB word (worst case for BPE) */
     memset(text, 'a', 1u << 20);
     t0 = now_s();
@@ -542,6 +649,8 @@ int main(void)
     tcase_add_test(g, golden_openai_vocab);
     tcase_add_test(g, golden_hf_vocab);
     tcase_add_test(g, folder_load_same_ids);
+    tcase_add_test(g, ftfy_fixed_field);
+    tcase_add_test(g, ftfy_repair_steps);
     suite_add_tcase(s, g);
     TCase *b = tcase_create("bad_input");
     tcase_set_timeout(b, 60);
