@@ -770,7 +770,9 @@ static int work_init_ranks(bpe_work *w, size_t n_ranks)
     w->head = cs_alloc_array(n_ranks ? n_ranks : 1, sizeof(int32_t));
     w->tail = cs_alloc_array(n_ranks ? n_ranks : 1, sizeof(int32_t));
     if (!w->head || !w->tail) return 0;
-    for (size_t i = 0; i < n_ranks; i++) w->head[i] = w->tail[i] = -1;
+    /* every byte 0xff: -1 in each int32 (one memset, not a loop over 48894 ranks per call) */
+    memset(w->head, 0xff, (n_ranks ? n_ranks : 1) * sizeof(int32_t));
+    memset(w->tail, 0xff, (n_ranks ? n_ranks : 1) * sizeof(int32_t));
     w->n_ranks = n_ranks;
     return 1;
 }
