@@ -57,9 +57,6 @@ else
     TARGETS=$(ls tests/fuzz/fuzz_*.c)
 fi
 
-# a target that fails to build must not leave an old binary behind
-for t in $TARGETS; do rm -f "$OUT/$(basename "$t" .c)"; done
-
 # library objects, and the CLI objects the targets name
 SRCS="lib/*/*.c"
 for t in $TARGETS; do
@@ -78,6 +75,8 @@ wait
 running=0
 if [ -s "$FAILED" ]; then
     echo "build.sh: cannot compile: $(tr '\n' ' ' <"$FAILED")" >&2
+    # no target may be left with an old binary
+    for t in $TARGETS; do rm -f "$OUT/$(basename "$t" .c)"; done
     exit 1
 fi
 
@@ -87,6 +86,11 @@ for t in $TARGETS; do
     n=$(basename "$t" .c)
     cli=""
     for f in $(cli_sources "$t"); do cli="$cli $(obj_of "$f")"; done
+    # relinked when older than its source, an object, a header or this script; removed first,
+    # so that a target that fails to build leaves no old binary behind
+    if [ -f "$OUT/$n" ] && [ -z "$(find "$t" tests/fuzz/*.h "$OBJ"/lib/*.o $cli $HEADERS -newer "$OUT/$n" 2>/dev/null | head -n 1)" ]; then
+        continue
+    fi
     rm -f "$OUT/$n"
     echo "  LD $OUT/$n"
     spawn "$n" "$CLANG" $CF -fsanitize=fuzzer "$t" "$OBJ"/lib/*.o $cli -o "$OUT/$n" $LIBS
@@ -96,4 +100,4 @@ if [ -s "$FAILED" ]; then
     echo "build.sh: FAILED to build: $(tr '\n' ' ' <"$FAILED")" >&2
     exit 1
 fi
-echo "build.sh: built$(for t in $TARGETS; do printf ' %s' "$(basename "$t" .c)"; done) in $OUT/"
+echo "build.sh: ready:$(for t in $TARGETS; do printf ' %s' "$(basename "$t" .c)"; done) in $OUT/"
