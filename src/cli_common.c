@@ -119,13 +119,14 @@ int cli_read_pixel_values(const char *cmd, const char *path, float **px, int *b,
     if (px) {
         float *all = malloc(sizeof(float) * t->n_elements);
         if (!all || cs_st_to_f32(t, all) != CS_OK) {
-            fprintf(stderr, "clipsurgery %s: %s: cannot read pixel_values\n", cmd, path);
+            if (cmd) fprintf(stderr, "clipsurgery %s: %s: cannot read pixel_values\n", cmd, path);
             rc = CLI_RUNTIME;
         }
         for (size_t i = 0; rc == CLI_OK && i < t->n_elements; i++)
             if (!isfinite(all[i])) {
-                fprintf(stderr, "clipsurgery %s: %s: pixel_values holds NaN or infinity\n", cmd,
-                        path);
+                if (cmd)
+                    fprintf(stderr, "clipsurgery %s: %s: pixel_values holds NaN or infinity\n",
+                            cmd, path);
                 rc = CLI_RUNTIME;
             }
         if (rc == CLI_OK)

@@ -139,5 +139,9 @@ int cli_make_parent(const char *path);
  * a temporary file then renamed, so concurrent writers are safe. out: [n, dim]. */
 int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path, const char *vocab,
                         int use_cache, const char *const *names, int n, int dim, float *out);
+/* Parses one cache entry (size bytes): "CSTF1\n", dim and the name's length (uint32, host order),
+ * the name, dim floats, nothing after. Fills out[dim] and returns 0 when the entry is for this
+ * name and dim and every value is finite, else -1 (out may then be partly written). */
+int cli_text_cache_parse(const void *data, size_t size, const char *name, int dim, float *out);
 
 #endif

@@ -66,25 +66,39 @@ static int cache_dir(char *buf, size_t cap, uint64_t model_id)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+int cli_text_cache_parse(const void *data, size_t size, const char *name, int dim, float *out)
+{
+    const unsigned char *p = data;
+    size_t len = strlen(name);
+    uint32_t d, l;
+    if (dim < 0 || len > UINT32_MAX || size < 14 || memcmp(p, CACHE_MAGIC, 6) != 0) return -1;
+    memcpy(&d, p + 6, 4);
+    memcpy(&l, p + 10, 4);
+    if (d != (uint32_t)dim || l != (uint32_t)len) return -1;
+    /* exactly the name and dim floats after the 14-byte head: no trailing bytes */
+    if ((size - 14) / sizeof(float) < (size_t)dim ||
+        size - 14 - sizeof(float) * (size_t)dim != len ||
+        memcmp(p + 14, name, len) != 0)
+        return -1;
+    memcpy(out, p + 14 + len, sizeof(float) * (size_t)dim);
+    /* a damaged entry (NaN, infinity, trailing bytes) is recomputed, never used */
+    for (int i = 0; i < dim; i++)
+        if (!isfinite(out[i])) return -1;
+    return 0;
+}
+
 static int read_entry(const char *file, const char *name, int dim, float *out)
 {
     FILE *f = fopen(file, "rb");
     if (!f) return -1;
-    char magic[6];
-    uint32_t d = 0, len = 0;
-    int ok = fread(magic, 1, 6, f) == 6 && memcmp(magic, CACHE_MAGIC, 6) == 0 &&
-             fread(&d, 4, 1, f) == 1 && d == (uint32_t)dim && fread(&len, 4, 1, f) == 1 &&
-             len == strlen(name);
-    if (ok) {
-        char *stored = malloc(len + 1);
-        ok = stored && fread(stored, 1, len, f) == len && memcmp(stored, name, len) == 0;
-        free(stored);
-    }
-    ok = ok && fread(out, sizeof(float), (size_t)dim, f) == (size_t)dim && fgetc(f) == EOF;
-    /* a damaged entry (NaN, infinity, trailing bytes) is recomputed, never used */
-    for (int i = 0; ok && i < dim; i++) ok = isfinite(out[i]);
+    /* a valid entry has exactly this size; one byte more is read to see trailing bytes */
+    size_t want = 14 + strlen(name) + sizeof(float) * (size_t)(dim > 0 ? dim : 0);
+    unsigned char *buf = malloc(want + 1);
+    size_t got = buf ? fread(buf, 1, want + 1, f) : 0;
     fclose(f);
-    return ok ? 0 : -1;
+    int rc = buf ? cli_text_cache_parse(buf, got, name, dim, out) : -1;
+    free(buf);
+    return rc;
 }
 
 static void write_entry(const char *file, const char *name, int dim, const float *v)

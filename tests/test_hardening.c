@@ -209,6 +209,9 @@ START_TEST(model_config_json)
     ck_assert_int_eq(load_with_config("{}"), CS_OK);
     ck_assert_int_eq(load_with_config(""), CS_ERR_FORMAT);
     ck_assert_int_eq(load_with_config("[]"), CS_ERR_FORMAT);
+    /* regression: valid JSON that is not an object was reported as invalid JSON (line -1) */
+    ck_assert_ptr_nonnull(strstr(cs_last_error(), "is not a JSON object"));
+    ck_assert_int_eq(load_with_config("\"x\""), CS_ERR_FORMAT);
     ck_assert_int_eq(load_with_config("{\"vision_config\": 5, \"text_config\": []}"), CS_OK);
     ck_assert_int_eq(load_with_config("{\"vision_config\": {\"hidden_act\": \"relu\"}}"),
                      CS_ERR_UNSUPPORTED);

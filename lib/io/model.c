@@ -554,8 +554,11 @@ static cs_status read_config(const char *dir, config *cfg)
     json_error_t err;
     json_t *root = json_load_file(p, JSON_REJECT_DUPLICATES, &err);
     if (!root || !json_is_object(root)) {
+        /* valid JSON that is not an object has no parse error to report */
+        cs_status s = root ? cs_fail(CS_ERR_FORMAT, "%s is not a JSON object", p)
+                           : cs_fail(CS_ERR_FORMAT, "%s is not valid JSON: %s (line %d)", p,
+                                     err.text, err.line);
         json_decref(root);
-        cs_status s = cs_fail(CS_ERR_FORMAT, "%s is not valid JSON: %s (line %d)", p, err.text, err.line);
         free(p);
         return s;
     }

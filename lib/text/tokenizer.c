@@ -727,7 +727,8 @@ typedef struct bpe_work {
     size_t n_node, node_cap;
     bpe_node *batch;
     size_t batch_cap;
-    int32_t *head, *tail; /* per rank: first and last node, -1 when empty */
+    int32_t *head, *tail; /* per rank: first and last node + 1, 0 when empty (calloc'd: the
+                           * pages of ranks a call never queues are never touched) */
     size_t n_ranks;
     int32_t *rheap; /* ranks with a non-empty list */
     size_t rheap_n, rheap_cap;
@@ -767,10 +768,9 @@ static int work_reserve(bpe_work *w, size_t n)
 static int work_init_ranks(bpe_work *w, size_t n_ranks)
 {
     if (w->head) return 1;
-    w->head = cs_alloc_array(n_ranks ? n_ranks : 1, sizeof(int32_t));
-    w->tail = cs_alloc_array(n_ranks ? n_ranks : 1, sizeof(int32_t));
+    w->head = cs_calloc_array(n_ranks ? n_ranks : 1, sizeof(int32_t));
+    w->tail = cs_calloc_array(n_ranks ? n_ranks : 1, sizeof(int32_t));
     if (!w->head || !w->tail) return 0;
-    for (size_t i = 0; i < n_ranks; i++) w->head[i] = w->tail[i] = -1;
     w->n_ranks = n_ranks;
     return 1;
 }
@@ -833,13 +833,13 @@ static int push_pair(const cs_tokenizer *t, bpe_work *w, uint32_t pos, uint32_t 
     nd->a = w->sym[pos];
     nd->b = w->sym[q];
     nd->next = -1;
-    if (w->head[rank] < 0) {
+    if (w->head[rank] == 0) {
         if (!rheap_push(w, rank)) return 0;
-        w->head[rank] = k;
+        w->head[rank] = k + 1;
     } else {
-        w->node[w->tail[rank]].next = k;
+        w->node[w->tail[rank] - 1].next = k;
     }
-    w->tail[rank] = k;
+    w->tail[rank] = k + 1;
     return 1;
 }
 
@@ -875,7 +875,7 @@ static int bpe_word(const cs_tokenizer *t, bpe_work *w, const unsigned char *s, 
         /* gather this rank's candidates, in position order */
         size_t nb = 0;
         int sorted = 1;
-        for (int32_t k = w->head[rank]; k >= 0; k = w->node[k].next) {
+        for (int32_t k = w->head[rank] - 1; k >= 0; k = w->node[k].next) {
             if (nb == w->batch_cap) {
                 size_t cap = w->batch_cap ? 2 * w->batch_cap : 256;
                 bpe_node *b = realloc(w->batch, cap * sizeof(bpe_node));
@@ -890,7 +890,7 @@ static int bpe_word(const cs_tokenizer *t, bpe_work *w, const unsigned char *s, 
             if (nb > 0 && w->batch[nb].pos < w->batch[nb - 1].pos) sorted = 0;
             nb++;
         }
-        w->head[rank] = w->tail[rank] = -1;
+        w->head[rank] = w->tail[rank] = 0;
         if (!ok) break;
         if (!sorted) qsort(w->batch, nb, sizeof(bpe_node), node_cmp);
         size_t nm = 0;
@@ -920,7 +920,7 @@ static int bpe_word(const cs_tokenizer *t, bpe_work *w, const unsigned char *s, 
     /* leave every rank list empty for the next word */
     while (w->rheap_n > 0) {
         int32_t r = rheap_pop(w);
-        w->head[r] = w->tail[r] = -1;
+        w->head[r] = w->tail[r] = 0;
     }
     for (uint32_t p = 0; ok && p < n; p = w->next[p]) ok = idbuf_push(out, w->sym[p]);
     return ok;

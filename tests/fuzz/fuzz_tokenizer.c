@@ -1,6 +1,7 @@
 /* libFuzzer target: tokenizer encode/decode of arbitrary text with the real vocabulary
- * (CS_FUZZ_VOCAB, default ../shared/fixtures/vocab/bpe_simple_vocab_16e6.txt.gz from the
- * worktree), and vocabulary building from arbitrary merges text. See tests/fuzz/README.md. */
+ * (CS_FUZZ_VOCAB, else $CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz, CS_FIXTURES defaulting
+ * to ../shared/fixtures), and vocabulary building from arbitrary merges text.
+ * See tests/fuzz/README.md. */
 #include "clipsurgery.h"
 #include "text/tokenizer.h"
 
@@ -14,8 +15,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    char buf[4096];
     const char *p = getenv("CS_FUZZ_VOCAB");
-    if (!p) p = "../shared/fixtures/vocab/bpe_simple_vocab_16e6.txt.gz";
+    if (!p) {
+        const char *fx = getenv("CS_FIXTURES");
+        snprintf(buf, sizeof buf, "%s/vocab/bpe_simple_vocab_16e6.txt.gz",
+                 fx && *fx ? fx : "../shared/fixtures");
+        p = buf;
+    }
     if (cs_tokenizer_load(p, &vocab) != CS_OK) {
         fprintf(stderr, "cannot load %s: %s\n", p, cs_last_error());
         exit(1);
