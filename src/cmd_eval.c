@@ -28,7 +28,8 @@ static const char help_main[] =
     "  tau and the mean score contrast mSC.\n"
     "multilabel: AP per class and mAP of the CLS feature-surgery score (--baseline: the raw CLIP\n"
     "  softmax).\n"
-    "--size defaults to the model's input resolution; --method: clip-surgery (default), raw.\n"
+    "--size defaults to the model's input resolution; --method: clip-surgery (default), raw,\n"
+    "maskclip, sclip, clearclip, naclip, gem (each with its official preset).\n"
     "The report (JSON) goes to --out or stdout; a progress line goes to stderr; a corrupt JPEG is\n"
     "reported and skipped (--strict: fatal). Exit codes: 0 ok, 1 runtime error or bad dataset,\n"
     "2 usage error. See docs/eval.md.\n";

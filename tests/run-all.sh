@@ -4,6 +4,12 @@
 : "${BUILD:=build}" "${PYTHON:=python3}"
 export BUILD CS_FIXTURES
 export CK_FORK=yes
+# every test's text-feature cache in one temporary folder: `make check` never reads or writes the
+# user's ~/.cache/clipsurgery (a test that wants its own cache still sets XDG_CACHE_HOME)
+CS_TEST_CACHE=$(mktemp -d)
+trap 'rm -rf "$CS_TEST_CACHE"' EXIT
+XDG_CACHE_HOME=$CS_TEST_CACHE
+export XDG_CACHE_HOME
 if [ ! -d "${CS_FIXTURES:-../shared/fixtures}" ]; then
     echo "error: fixtures folder ${CS_FIXTURES:-../shared/fixtures} is missing (set CS_FIXTURES)" >&2
     exit 1
