@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void num(FILE *f, double v)
 {
@@ -56,6 +57,12 @@ static FILE *open_out(const eval_run *r, const char *path, int *close_it)
     if (!path || !strcmp(path, "-")) return stdout;
     if (cli_make_parent(path) != 0) {
         fprintf(stderr, "clipsurgery %s: cannot create the folder of %s\n", r->cmd, path);
+        return NULL;
+    }
+    struct stat sb; /* a FIFO would block the open; a device is not a report */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "clipsurgery %s: refusing to write %s: it is not a regular file\n", r->cmd,
+                path);
         return NULL;
     }
     FILE *f = fopen(path, "w");

@@ -70,6 +70,31 @@ void *cs_calloc_array(size_t n, size_t elem)
     return calloc(n, elem);
 }
 
+cs_status cs_output_target(const char *path, char **target)
+{
+    struct stat sb;
+    char *t = NULL;
+    if (lstat(path, &sb) != 0) {
+        if (errno != ENOENT) return cs_fail(CS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        t = strdup(path);
+    } else if (S_ISLNK(sb.st_mode)) {
+        t = realpath(path, NULL);
+        if (!t) return cs_fail(CS_ERR_IO, "cannot write %s: a symlink to nowhere (%s)", path, strerror(errno));
+        if (stat(t, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            cs_status s = cs_fail(CS_ERR_IO, "refusing to write %s: it links to %s, which is not a regular file", path, t);
+            free(t);
+            return s;
+        }
+    } else if (!S_ISREG(sb.st_mode)) {
+        return cs_fail(CS_ERR_IO, "refusing to write %s: it exists and is not a regular file (a device, FIFO, socket or folder)", path);
+    } else {
+        t = strdup(path);
+    }
+    if (!t) return cs_fail(CS_ERR_OUT_OF_MEMORY, "out of memory");
+    *target = t;
+    return CS_OK;
+}
+
 int cs_online_cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

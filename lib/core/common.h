@@ -48,6 +48,12 @@ static inline int cs_add_size(size_t a, size_t b, size_t *out)
 void *cs_alloc_array(size_t n, size_t elem);
 void *cs_calloc_array(size_t n, size_t elem);
 
+/* Where an output file may be written by "temporary file + rename": `path` itself when it does not
+ * exist or is a regular file; the file a symlink finally points to (so the link is kept and its
+ * target replaced); CS_ERR_IO for a dangling link or a target that is not a regular file (a
+ * device, FIFO, socket or folder is never replaced by a regular file). *target: malloc'd. */
+cs_status cs_output_target(const char *path, char **target);
+
 /* Number of online cores (>= 1). */
 int cs_online_cores(void);
 

@@ -90,9 +90,16 @@ CS_API cs_status cs_png_write(const char *path, const uint8_t *pixels, int width
                                    "png_write: index %d at (%d, %d) is outside the %d-entry palette",
                                    pixels[(size_t)y * stride + (size_t)x], x, y, n_palette);
     }
+    char *target = NULL; /* a symlink's final file; a device or FIFO is refused */
+    cs_status ts = cs_output_target(path, &target);
+    if (ts != CS_OK) return ts;
+    path = target;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
-    if (!tmp) return cs_fail(CS_ERR_OUT_OF_MEMORY, "png_write: out of memory");
+    if (!tmp) {
+        free(target);
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "png_write: out of memory");
+    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     pngw_ctx c;
@@ -108,6 +115,7 @@ CS_API cs_status cs_png_write(const char *path, const uint8_t *pixels, int width
     if (!c.f) {
         cs_status s = cs_fail(CS_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         free(tmp);
+        free(target);
         return s;
     }
     cs_status s = CS_OK;
@@ -121,5 +129,6 @@ CS_API cs_status cs_png_write(const char *path, const uint8_t *pixels, int width
         s = cs_fail(CS_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (s != CS_OK) remove(tmp);
     free(tmp);
+    free(target);
     return s;
 }

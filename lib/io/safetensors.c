@@ -453,9 +453,18 @@ cs_status cs_st_write(const char *path, const cs_st_entry *entries, size_t n_ent
     }
     size_t hlen = strlen(header);
     size_t padded = (hlen + 7) & ~(size_t)7; /* keep the data section 8-byte aligned */
+    char *target = NULL; /* a symlink's final file; a device or FIFO is refused */
+    s = cs_output_target(path, &target);
+    if (s != CS_OK) {
+        free(sizes);
+        free(header);
+        return s;
+    }
+    path = target;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     if (!tmp) {
+        free(target);
         free(sizes);
         free(header);
         return cs_fail(CS_ERR_OUT_OF_MEMORY, "safetensors write: out of memory");
@@ -481,6 +490,7 @@ cs_status cs_st_write(const char *path, const cs_st_entry *entries, size_t n_ent
         }
     }
     free(tmp);
+    free(target);
     free(sizes);
     free(header);
     return s;
