@@ -606,13 +606,19 @@ static int same(const cs_cpbuf *a, const cs_cpbuf *b)
     return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(uint32_t)) == 0);
 }
 
+/* Passes of ftfy_fix_segment at most. ftfy repeats until the text no longer changes, and each
+ * pass peels one level of nested HTML entities ("&amp;amp;amp;..."), so a long nest made it
+ * quadratic (1 MB of them: about an hour). Real text settles in two or three passes; after this
+ * many the text is taken as it stands (the one deviation from ftfy, docs/tokenizer.md). */
+#define CS_FTFY_MAX_PASSES 64
+
 /* ftfy.fix_and_explain: the fixers repeated until the text no longer changes. */
 static cs_status ftfy_fix_segment(const uint32_t *in, size_t n, int unescape, cs_cpbuf *out)
 {
     cs_cpbuf cur = {0}, a = {0}, b = {0};
     cs_status st = CS_OK;
     if (!cs_cpbuf_append(&cur, in, n)) return oom();
-    for (;;) {
+    for (int pass = 0; pass < CS_FTFY_MAX_PASSES; pass++) {
         const cs_cpbuf *src = &cur;
         a.n = b.n = 0;
         if (unescape) {
