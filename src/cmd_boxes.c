@@ -4,6 +4,7 @@
 
 #include "io/maps_file.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,17 @@ static int from_maps(int argc, char **argv)
     cs_status s = cs_maps_read_file(path, &m);
     if (s != CS_OK) return cli_status_error("boxes", path, s);
     const size_t per = (size_t)m.height * m.width * m.n_maps;
+    /* every value checked before anything is printed (no half-written JSON on a bad map) */
+    for (size_t i = 0; i < per * (size_t)m.batch; i++)
+        if (!isfinite(m.values[i])) {
+            size_t t = i % (size_t)m.n_maps, px = i / (size_t)m.n_maps;
+            size_t x = px % (size_t)m.width, y = (px / (size_t)m.width) % (size_t)m.height;
+            size_t b = px / ((size_t)m.width * (size_t)m.height);
+            fprintf(stderr, "clipsurgery boxes: %s: maps[%zu, %zu, %zu, %zu] is %s\n", path, b, y, x,
+                    t, isnan(m.values[i]) ? "NaN" : "infinite");
+            cs_maps_file_free(&m);
+            return CLI_RUNTIME;
+        }
     int rc = CLI_OK;
     for (int b = 0; b < m.batch && rc == CLI_OK; b++)
         for (int t = 0; t < m.n_maps && rc == CLI_OK; t++) {

@@ -21,6 +21,8 @@ static int parse_map_size(const char *s, int *h, int *w)
     const char *q = end + 1;
     long b = strtol(q, &end, 10);
     if (end == q || *end || a < 1 || b < 1 || a > 65535 || b > 65535) return -1;
+    /* one float per pixel and text: as many pixels as an image may have (the decoder's cap) */
+    if ((unsigned long long)a * (unsigned long long)b > CS_DEFAULT_MAX_PIXELS) return -1;
     *h = (int)a;
     *w = (int)b;
     return 0;
@@ -157,7 +159,8 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
                 rc = cli_usage_error(cmd, "bad --surgery-blocks %s", argv[i]);
         } else if (strcmp(a, "--map-size") == 0) {
             if (parse_map_size(argv[++i], &job->map_h, &job->map_w))
-                rc = cli_usage_error(cmd, "bad --map-size %s (HxW, e.g. 375x500)", argv[i]);
+                rc = cli_usage_error(cmd, "bad --map-size %s (HxW, e.g. 375x500; at most %llu pixels)",
+                                     argv[i], (unsigned long long)CS_DEFAULT_MAX_PIXELS);
         } else if (strcmp(a, "--threshold") == 0 && (kind & JOB_POINTS)) {
             char *end;
             job->threshold = strtof(argv[++i], &end);
@@ -248,6 +251,8 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             rc = cli_usage_error(cmd, "--out MASK.png is required");
         if (rc < 0 && (kind & JOB_SEGMENT) && job->n_texts > 255)
             rc = cli_usage_error(cmd, "at most 255 texts");
+        if (rc < 0 && job->out_mask && job->logits_path && strcmp(job->out_mask, job->logits_path) == 0)
+            rc = cli_usage_error(cmd, "--out and --logits name the same file %s", job->out_mask);
     }
     free(pos);
     free(after_dd);

@@ -80,6 +80,10 @@ cs_status cs_voc_classes_parse(const char *text, size_t len, cs_voc_classes **ou
 {
     if ((!text && len) || !out) return cs_fail(CS_ERR_INVALID_ARGUMENT, "classes: NULL argument");
     if (len && memchr(text, 0, len)) return cs_fail(CS_ERR_FORMAT, "classes: the file holds a NUL byte");
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) { /* a UTF-8 byte order mark is not a name */
+        text += 3;
+        len -= 3;
+    }
     cs_voc_classes *c = calloc(1, sizeof *c);
     if (!c) return cs_fail(CS_ERR_OUT_OF_MEMORY, "classes: out of memory");
     int cap_n = 0, cap_q = 0, cap_qc = 0, line = 0, blank_from = 0;
