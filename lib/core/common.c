@@ -85,8 +85,10 @@ cs_status cs_output_target(const char *path, char **target)
             free(t);
             return s;
         }
+    } else if (S_ISDIR(sb.st_mode)) {
+        return cs_fail(CS_ERR_IO, "cannot write %s: %s", path, strerror(EISDIR));
     } else if (!S_ISREG(sb.st_mode)) {
-        return cs_fail(CS_ERR_IO, "refusing to write %s: it exists and is not a regular file (a device, FIFO, socket or folder)", path);
+        return cs_fail(CS_ERR_IO, "refusing to write %s: it exists and is not a regular file (a device, FIFO or socket)", path);
     } else {
         t = strdup(path);
     }
