@@ -3,10 +3,11 @@
 #include "cli_job.h"
 #include "eval.h"
 
+#include "core/common.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void num(FILE *f, double v)
 {
@@ -59,12 +60,13 @@ static FILE *open_out(const eval_run *r, const char *path, int *close_it)
         fprintf(stderr, "clipsurgery %s: cannot create the folder of %s\n", r->cmd, path);
         return NULL;
     }
-    struct stat sb; /* a FIFO would block the open; a device is not a report */
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        fprintf(stderr, "clipsurgery %s: refusing to write %s: it is not a regular file\n", r->cmd,
-                path);
+    char *target = NULL; /* the library's rule: a FIFO would block the open, a device is no report */
+    cs_status ts = cs_output_target(path, &target);
+    if (ts != CS_OK) {
+        fprintf(stderr, "clipsurgery %s: %s\n", r->cmd, cs_last_error());
         return NULL;
     }
+    free(target);
     FILE *f = fopen(path, "w");
     if (!f) fprintf(stderr, "clipsurgery %s: cannot write %s\n", r->cmd, path);
     else *close_it = 1;

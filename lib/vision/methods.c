@@ -285,18 +285,9 @@ CS_API cs_status cs_method_apply(cs_context *ctx, const cs_method_params *params
     if (as_surgery(&p, &sp))
         return cs_surgery_apply(ctx, &sp, pixels, batch, height, width, features, capacity);
     int gh, gw;
-    if ((st = cs_vit_check_size(m, height, width, &gh, &gw)) != CS_OK) return st;
+    if ((st = cs_vit_check_batch(m, pixels, batch, height, width, capacity, &gh, &gw)) != CS_OK)
+        return st;
     int t = 1 + gh * gw, c = m->vision.width, d = m->embed_dim;
-    size_t need;
-    if (!cs_mul_size((size_t)batch * (size_t)t, (size_t)d, &need))
-        return cs_fail(CS_ERR_TOO_LARGE, "batch of %d images is too large", batch);
-    if (capacity < need)
-        return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "features need %zu floats, capacity is %zu", need,
-                       capacity);
-    size_t n_pixels = (size_t)batch * 3 * (size_t)height * (size_t)width;
-    for (size_t i = 0; i < n_pixels; i++)
-        if (!isfinite(pixels[i]))
-            return cs_fail(CS_ERR_INVALID_ARGUMENT, "pixel value %zu is NaN or infinite", i);
     float *pos = cs_ctx_buf(ctx, CS_BUF_POS, (size_t)t * c);
     if (!pos) return CS_ERR_OUT_OF_MEMORY;
     if ((st = cs_pos_table_rule(m, p.pos_resize, gh, gw, pos)) != CS_OK) return st;

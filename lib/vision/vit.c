@@ -71,6 +71,24 @@ cs_status cs_vit_check_size(const cs_model *m, int height, int width, int *gh, i
 
 /* Positional table for a gh x gw grid: the stored one when it matches, else a fresh bilinear
  * resize of the stored patch positions (class position unchanged) in the POS slot. */
+cs_status cs_vit_check_batch(const cs_model *m, const float *pixels, int batch, int height,
+                             int width, size_t capacity, int *gh, int *gw)
+{
+    cs_status st = cs_vit_check_size(m, height, width, gh, gw);
+    if (st != CS_OK) return st;
+    size_t t = 1 + (size_t)*gh * (size_t)*gw, need;
+    if (!cs_mul_size((size_t)batch * t, (size_t)m->embed_dim, &need))
+        return cs_fail(CS_ERR_TOO_LARGE, "batch of %d images is too large", batch);
+    if (capacity < need)
+        return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "features need %zu floats, capacity is %zu", need,
+                       capacity);
+    size_t n_pixels = (size_t)batch * 3 * (size_t)height * (size_t)width;
+    for (size_t i = 0; i < n_pixels; i++)
+        if (!isfinite(pixels[i]))
+            return cs_fail(CS_ERR_INVALID_ARGUMENT, "pixel value %zu is NaN or infinite", i);
+    return CS_OK;
+}
+
 static cs_status pos_table(cs_context *ctx, int gh, int gw, const float **out)
 {
     const cs_vision_weights *v = &ctx->model->vision;
@@ -263,18 +281,9 @@ cs_status cs_vit_surgery_apply(cs_context *ctx, const cs_surgery_params *surgery
     cs_surgery_params sp;
     if ((st = read_surgery(m, surgery, &sp, 1)) != CS_OK) return st;
     int gh, gw;
-    if ((st = cs_vit_check_size(m, height, width, &gh, &gw)) != CS_OK) return st;
+    if ((st = cs_vit_check_batch(m, pixels, batch, height, width, capacity, &gh, &gw)) != CS_OK)
+        return st;
     int t = 1 + gh * gw, c = m->vision.width, d = m->embed_dim;
-    size_t need;
-    if (!cs_mul_size((size_t)batch * (size_t)t, (size_t)d, &need))
-        return cs_fail(CS_ERR_TOO_LARGE, "batch of %d images is too large", batch);
-    if (capacity < need)
-        return cs_fail(CS_ERR_BUFFER_TOO_SMALL, "features need %zu floats, capacity is %zu", need,
-                       capacity);
-    size_t n_pixels = (size_t)batch * 3 * (size_t)height * (size_t)width;
-    for (size_t i = 0; i < n_pixels; i++)
-        if (!isfinite(pixels[i]))
-            return cs_fail(CS_ERR_INVALID_ARGUMENT, "pixel value %zu is NaN or infinite", i);
     const float *pos;
     if ((st = pos_table(ctx, gh, gw, &pos)) != CS_OK) return st;
 

@@ -22,6 +22,12 @@ int cs_vit_image_tokens(const cs_model *model, int height, int width);
 cs_status cs_vit_check_ctx(const cs_context *ctx);
 /* Checks an input size (positive, multiple of the patch, grid cap) and gives the grid. */
 cs_status cs_vit_check_size(const cs_model *m, int height, int width, int *gh, int *gw);
+/* The checks every batch encoder makes after its arguments: the size (cs_vit_check_size, giving
+ * the grid), features [batch, 1 + gh*gw, embed_dim] fitting `capacity` floats, and finite
+ * pixels [batch, 3, height, width]. Returns CS_OK, CS_ERR_SHAPE, CS_ERR_TOO_LARGE,
+ * CS_ERR_BUFFER_TOO_SMALL, CS_ERR_INVALID_ARGUMENT. */
+cs_status cs_vit_check_batch(const cs_model *m, const float *pixels, int batch, int height,
+                             int width, size_t capacity, int *gh, int *gw);
 /* Embeds `batch` images [3, H, W] into x [batch * (1 + gh*gw), width] with the positional table
  * pos [1 + gh*gw, width], then ln_pre. Uses the UNFOLD slot. */
 cs_status cs_vit_embed_batch(cs_context *ctx, const float *pixels, int batch, int height,
