@@ -47,7 +47,9 @@ CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
               -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard lib/*/*.c))
+# GEMM engine (lib/core/gemm_<engine>.c): openblas (default, the reference) or onednn
+GEMM ?= openblas
+LIB_SRC := $(sort $(filter-out lib/core/gemm_%.c,$(wildcard lib/*/*.c)) lib/core/gemm_$(GEMM).c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC := $(sort $(wildcard src/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)

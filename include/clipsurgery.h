@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define CS_VERSION_MAJOR 0
-#define CS_VERSION_MINOR 2
+#define CS_VERSION_MINOR 3
 #define CS_VERSION_PATCH 0
 #define CS_VERSION_NUMBER (CS_VERSION_MAJOR * 10000 + CS_VERSION_MINOR * 100 + CS_VERSION_PATCH)
 
@@ -108,6 +108,19 @@ typedef struct cs_model_params {
 /* cs_model_params.flags: cs_model_load_memory copies the caller's buffer (the model then owns
  * its copy and the buffer may be freed once the call returns). */
 #define CS_MODEL_COPY_BUFFER 1u
+/* cs_model_params.flags (since 0.3): matrix products in bfloat16 (operands rounded to bf16, f32
+ * accumulation and output; layer norm, softmax, residuals and everything else stay f32). The
+ * weight matrices get bf16 copies at load (about half the f32 size again); the model stays
+ * immutable and shareable. Needs a build with the oneDNN engine (make GEMM=onednn) and a CPU
+ * with AVX512_BF16 or AMX: otherwise the load fails with CS_ERR_UNSUPPORTED, saying which.
+ * Results differ from f32 by the rounding (docs/PRECISION.md gives the measured accuracy). */
+#define CS_MODEL_PRECISION_BF16 2u
+
+/* Precision of a model's matrix products (cs_model_precision). Since 0.3. */
+typedef enum cs_precision {
+    CS_PRECISION_F32 = 0,
+    CS_PRECISION_BF16 = 1
+} cs_precision;
 
 CS_API void cs_model_params_default(cs_model_params *params);
 
@@ -163,6 +176,9 @@ typedef struct cs_model_info {
 CS_API cs_status cs_model_get_info(const cs_model *model, cs_model_info *info);
 /* Single getters (0 for a NULL model). */
 CS_API int cs_model_embed_dim(const cs_model *model);
+/* Precision of the model's matrix products: CS_PRECISION_BF16 when it was loaded with
+ * CS_MODEL_PRECISION_BF16, else CS_PRECISION_F32 (also for NULL). Since 0.3. */
+CS_API cs_precision cs_model_precision(const cs_model *model);
 CS_API int cs_model_patch_size(const cs_model *model);
 CS_API int cs_model_vision_width(const cs_model *model);
 CS_API int cs_model_vision_layers(const cs_model *model);
@@ -368,6 +384,13 @@ CS_API void cs_context_params_default(cs_context_params *params);
 CS_API cs_status cs_context_create(const cs_model *model, const cs_context_params *params,
                                    cs_context **out);
 CS_API void cs_context_free(cs_context *ctx);
+/* Floating-point operations of the matrix products run on this context since it was created,
+ * counting 2*m*n*k per product of [m,k] by [k,n] (what the library computes, after its exact
+ * FLOP cuts; elementwise work is not counted). 0 for NULL. Since 0.3. */
+CS_API double cs_context_flops(const cs_context *ctx);
+/* The GEMM engine this library was built with: "openblas" (the default) or "onednn"
+ * (make GEMM=onednn). Static string. Since 0.3. */
+CS_API const char *cs_gemm_engine(void);
 
 /* Number of image tokens 1 + (height/patch) * (width/patch) for an input of height x width, or
  * 0 when the size is not a positive multiple of the patch size. */

@@ -2,6 +2,7 @@
 #include "core/context.h"
 
 #include "core/common.h"
+#include "core/gemm_engine.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,6 +40,12 @@ CS_API cs_status cs_context_create(const cs_model *model, const cs_context_param
     if (!ctx) return cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot allocate a context");
     ctx->model = model;
     ctx->n_threads = p.n_threads > 0 ? p.n_threads : cs_online_cores();
+    ctx->precision = model->precision;
+    if (cs_engine_state_create(&ctx->engine) != 0) {
+        free(ctx);
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "cannot start the %s GEMM engine",
+                       cs_engine_name());
+    }
     *out = ctx;
     return CS_OK;
 }
@@ -47,8 +54,13 @@ CS_API void cs_context_free(cs_context *ctx)
 {
     if (!ctx) return;
     for (int i = 0; i < CS_BUF_COUNT; i++) free(ctx->buf[i]);
+    cs_engine_state_free(ctx->engine);
     free(ctx);
 }
+
+CS_API double cs_context_flops(const cs_context *ctx) { return ctx ? ctx->flops : 0.0; }
+
+CS_API const char *cs_gemm_engine(void) { return cs_engine_name(); }
 
 float *cs_ctx_buf(cs_context *ctx, int slot, size_t n)
 {

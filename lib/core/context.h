@@ -34,12 +34,17 @@ enum {
     CS_BUF_RN_POOL,  /* ResNet shortcut: pooled input */
     CS_BUF_RN_COL,   /* ResNet 3x3 convolution: unfolded input [in*9, out_h*out_w] */
     CS_BUF_RN_TOK,   /* ResNet attention pool: tokens [1 + cells, D] */
+    CS_BUF_BF16_A,   /* bf16 precision: left operand of a product rounded to bfloat16 */
+    CS_BUF_BF16_B,   /* bf16 precision: right operand rounded to bfloat16 */
     CS_BUF_COUNT
 };
 
 struct cs_context {
     const cs_model *model;
     int n_threads;
+    cs_precision precision;           /* the model's (cs_model_precision) */
+    struct cs_engine_state *engine;   /* GEMM engine state (gemm_engine.h); may be NULL */
+    double flops;                     /* matrix-product FLOPs so far (cs_context_flops) */
     float *buf[CS_BUF_COUNT];
     size_t cap[CS_BUF_COUNT]; /* in floats */
 };

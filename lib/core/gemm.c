@@ -1,12 +1,49 @@
-/* The one GEMM wrapper: every matrix product of the library goes through cs_gemm, so a second
- * engine is a change of this file alone. Today: OpenBLAS cblas_sgemm. */
+/* The one GEMM wrapper: every matrix product of the library goes through cs_gemm. It counts the
+ * FLOPs on the context, and picks the precision: f32 goes to the build's engine
+ * (gemm_engine.h: OpenBLAS by default, oneDNN with make GEMM=onednn); bf16 rounds the operands
+ * to bfloat16 (model weights: their copies made at load) and runs the engine's bf16 product. */
 #include "core/gemm.h"
 
-#include <cblas.h>
-#include <stddef.h>
+#include "core/bf16.h"
+#include "core/gemm_engine.h"
 
-void cs_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-             const float *b, int ldb, float beta, float *c, int ldc)
+#include <stddef.h>
+#include <stdint.h>
+
+/* The bf16 operand for op(X) stored [rows, cols] with stride ld: the model's copy, or a rounded
+ * packed copy in scratch slot `slot` (then *ld_out = cols). NULL when out of scratch memory. */
+static const uint16_t *bf16_operand(cs_context *ctx, int slot, const float *x, int ld, int rows,
+                                    int cols, int *ld_out)
+{
+    const uint16_t *w = cs_bf16_table_find(ctx->model->bf16, x, (size_t)ld, (size_t)rows,
+                                           (size_t)cols);
+    if (w) {
+        *ld_out = ld;
+        return w;
+    }
+    size_t n = (size_t)rows * (size_t)cols;
+    uint16_t *d = (uint16_t *)cs_ctx_buf(ctx, slot, n / 2 + 1);
+    if (!d) return NULL;
+    cs_bf16_from_f32(x, (size_t)ld, (size_t)rows, (size_t)cols, d);
+    *ld_out = cols;
+    return d;
+}
+
+static int gemm_bf16(cs_context *ctx, int ta, int tb, int m, int n, int k, float alpha,
+                     const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                     int ldc)
+{
+    int la, lb;
+    const uint16_t *a16 = bf16_operand(ctx, CS_BUF_BF16_A, a, lda, ta ? k : m, ta ? m : k, &la);
+    if (!a16) return -1;
+    const uint16_t *b16 = bf16_operand(ctx, CS_BUF_BF16_B, b, ldb, tb ? n : k, tb ? k : n, &lb);
+    if (!b16) return -1;
+    return cs_engine_gemm_bf16(ctx->engine, ta, tb, m, n, k, alpha, a16, la, b16, lb, beta, c,
+                               ldc);
+}
+
+void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
@@ -14,6 +51,12 @@ void cs_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
             for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (ctx) {
+        ctx->flops += 2.0 * (double)m * (double)n * (double)k;
+        if (ctx->precision == CS_PRECISION_BF16 &&
+            gemm_bf16(ctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0)
+            return;
+    }
+    cs_engine_sgemm(ctx ? ctx->engine : NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                    beta, c, ldc);
 }

@@ -2,12 +2,19 @@
 #ifndef CS_GEMM_H
 #define CS_GEMM_H
 
+#include "core/context.h"
+
 /* The one GEMM wrapper (row-major):
  *   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C
  * trans_a/trans_b nonzero: the operand is stored transposed (A as [k,m], B as [n,k]).
- * Weights are stored [out, in], so a linear layer is cs_gemm(0, 1, ...). lda/ldb/ldc are row
- * strides in elements. */
-void cs_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-             const float *b, int ldb, float beta, float *c, int ldc);
+ * Weights are stored [out, in], so a linear layer is cs_gemm(ctx, 0, 1, ...). lda/ldb/ldc are
+ * row strides in elements.
+ * ctx (may be NULL: f32 on the build's engine, nothing counted) selects the engine state and
+ * the precision of the context's model (CS_PRECISION_BF16: operands rounded to bfloat16, f32
+ * accumulation and output, model weights taken from their bf16 copies made at load), and
+ * counts 2*m*n*k into ctx->flops. Never fails: where the bf16 path cannot get scratch memory
+ * it computes in f32. */
+void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 #endif

@@ -181,11 +181,11 @@ void cs_nn_bias_act(float *y, size_t rows, int n, int ld, const float *b, int ac
     for (size_t r = 0; r < rows; r++) bias_act_row(y + r * (size_t)ld, n, b, act);
 }
 
-void cs_nn_linear(const float *x, int ldx, int rows, int in, const float *w, const float *b,
+void cs_nn_linear(cs_context *ctx, const float *x, int ldx, int rows, int in, const float *w, const float *b,
                   int out, float *y, int ldy, int accumulate)
 {
     if (rows <= 0) return;
-    cs_gemm(0, 1, rows, out, in, 1.0f, x, ldx, w, in, accumulate ? 1.0f : 0.0f, y, ldy);
+    cs_gemm(ctx, 0, 1, rows, out, in, 1.0f, x, ldx, w, in, accumulate ? 1.0f : 0.0f, y, ldy);
     if (b) cs_nn_bias_act(y, (size_t)rows, out, ldy, b, -1);
 }
 
@@ -263,7 +263,7 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
                 q = qkv + 2 * (size_t)width + (size_t)h * d;
                 k = q;
             }
-            cs_gemm(0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k,
+            cs_gemm(ctx, 0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k,
                     ld_qkv, 0.0f, s + (size_t)(h - h0) * per_head, n_keys);
         }
         softmax_job job = {s, n_query, n_keys, q_begin, causal};
@@ -274,7 +274,7 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
             softmax_range(&job, 0, rows);
         for (int h = h0; h < h1; h++) {
             const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
-            cs_gemm(0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head, n_keys, v,
+            cs_gemm(ctx, 0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head, n_keys, v,
                     ld_qkv, 0.0f, out + (size_t)h * d, ld_out);
         }
     }
@@ -289,8 +289,8 @@ cs_status cs_nn_mlp_residual(cs_context *ctx, const cs_block_weights *blk, float
     float *h = cs_ctx_buf(ctx, CS_BUF_HID, (size_t)rows * (size_t)mlp_dim);
     if (!a || !h) return CS_ERR_OUT_OF_MEMORY;
     cs_nn_layer_norm(x, ldx, a, width, (size_t)rows, width, blk->ln_2_w, blk->ln_2_b, eps);
-    cs_gemm(0, 1, rows, mlp_dim, width, 1.0f, a, width, blk->fc_w, width, 0.0f, h, mlp_dim);
+    cs_gemm(ctx, 0, 1, rows, mlp_dim, width, 1.0f, a, width, blk->fc_w, width, 0.0f, h, mlp_dim);
     cs_nn_bias_act(h, (size_t)rows, mlp_dim, mlp_dim, blk->fc_b, act);
-    cs_nn_linear(h, mlp_dim, rows, mlp_dim, blk->proj_w, blk->proj_b, width, x, ldx, 1);
+    cs_nn_linear(ctx, h, mlp_dim, rows, mlp_dim, blk->proj_w, blk->proj_b, width, x, ldx, 1);
     return CS_OK;
 }

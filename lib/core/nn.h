@@ -21,7 +21,7 @@ void cs_nn_bias_act(float *y, size_t rows, int n, int ld, const float *b, int ac
 
 /* Linear layer: y[rows, out] (= or +=) x[rows, in] W^T + b. W: [out, in] row-major.
  * accumulate nonzero adds to y (residual connection). b may be NULL. */
-void cs_nn_linear(const float *x, int ldx, int rows, int in, const float *w, const float *b,
+void cs_nn_linear(cs_context *ctx, const float *x, int ldx, int rows, int in, const float *w, const float *b,
                   int out, float *y, int ldy, int accumulate);
 
 /* Multi-head attention of one sequence, before the output projection.

@@ -1,5 +1,5 @@
 /* Feature surgery and similarities (REFERENCE 4; clip.py clip_feature_surgery of the official
- * code). Every matrix product goes through cs_gemm(). */
+ * code). Every matrix product goes through cs_gemm(NULL, ). */
 #include "core/common.h"
 #include "core/gemm.h"
 
@@ -51,7 +51,7 @@ static void similarity_products(const float *image_features, int batch, int n_to
     const size_t in_stride = (size_t)n_tokens * (size_t)dim;
     const size_t out_stride = (size_t)n_tokens * (size_t)n_texts;
     for (int b = 0; b < batch; b++)
-        cs_gemm(0, 1, n_tokens, n_texts, dim, 1.0f, image_features + (size_t)b * in_stride, dim,
+        cs_gemm(NULL, 0, 1, n_tokens, n_texts, dim, 1.0f, image_features + (size_t)b * in_stride, dim,
                 text_features, dim, 0.0f, similarity + (size_t)b * out_stride, n_texts);
 }
 

@@ -74,7 +74,7 @@ CS_API cs_status cs_class_probabilities(const float *image_features, int batch, 
         tnorm[t] = (float)sqrt(ss);
     }
     /* Class tokens are rows of stride n_tokens * dim: one product for the whole batch. */
-    cs_gemm(0, 1, batch, n_texts, dim, 1.0f, image_features, (int)stride, text_features, dim,
+    cs_gemm(NULL, 0, 1, batch, n_texts, dim, 1.0f, image_features, (int)stride, text_features, dim,
             0.0f, probs, n_texts);
     for (int b = 0; b < batch; b++) {
         const float *c = image_features + (size_t)b * stride;

@@ -5,6 +5,8 @@
 #include "io/model.h"
 
 #include "core/common.h"
+#include "core/bf16.h"
+#include "core/gemm_engine.h"
 #include "io/safetensors.h"
 #include "text/tokenizer.h"
 
@@ -655,6 +657,7 @@ CS_API void cs_model_free(cs_model *m)
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     cs_tokenizer_free(m->tokenizer);
+    cs_bf16_table_free(m->bf16);
     cs_resnet_weights_free(&m->resnet);
     cs_st_close(m->st);
     free(m);
@@ -669,11 +672,77 @@ static cs_status model_params(const cs_model_params *params, cs_model_params *p,
     cs_model_params_default(p);
     if (params) memcpy(p, params, params->size < sizeof *p ? params->size : sizeof *p);
     p->size = sizeof *p;
-    if (p->flags & ~(uint32_t)CS_MODEL_COPY_BUFFER)
+    if (p->flags & ~(uint32_t)(CS_MODEL_COPY_BUFFER | CS_MODEL_PRECISION_BF16))
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn, (unsigned)p->flags);
     if (p->vocab_size && !p->vocab_data)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "%s: vocab_size is %zu but vocab_data is NULL", fn,
                        p->vocab_size);
+    return CS_OK;
+}
+
+/* bf16 precision at load (CS_MODEL_PRECISION_BF16): bf16 copies of every weight matrix that
+ * enters a matrix product, made once, so a bf16 product reads its weights without rounding
+ * them again (core/gemm.c finds them by address). Biases, norms, embeddings and positional
+ * tables stay f32: they never enter a product. */
+static int add(cs_bf16_table *t, const float *w, long long rows, long long cols)
+{
+    if (!w || rows <= 0 || cols <= 0) return 0;
+    return cs_bf16_table_add(t, w, (size_t)rows * (size_t)cols);
+}
+
+static int add_block(cs_bf16_table *t, const cs_block_weights *b, int width, int mlp_dim)
+{
+    return add(t, b->qkv_w, 3LL * width, width) || add(t, b->out_w, width, width) ||
+           add(t, b->fc_w, mlp_dim, width) || add(t, b->proj_w, width, mlp_dim);
+}
+
+static int add_conv(cs_bf16_table *t, const cs_rn_conv *c)
+{
+    return add(t, c->w, c->out, (long long)c->in * c->k * c->k);
+}
+
+static int add_all(cs_bf16_table *t, const cs_model *m)
+{
+    const cs_vision_weights *v = &m->vision;
+    if (m->backbone == CS_BACKBONE_VIT) {
+        if (add(t, v->patch_w, v->width, 3LL * v->patch_size * v->patch_size) ||
+            add(t, v->proj, m->embed_dim, v->width))
+            return -1;
+        for (int l = 0; l < v->layers; l++)
+            if (add_block(t, &v->blocks[l], v->width, v->mlp_dim)) return -1;
+    } else {
+        const cs_resnet_weights *r = &m->resnet;
+        for (int i = 0; i < 3; i++)
+            if (add_conv(t, &r->stem[i])) return -1;
+        for (int i = 0; i < r->n_blocks; i++) {
+            const cs_rn_block *b = &r->blocks[i];
+            if (add_conv(t, &b->conv1) || add_conv(t, &b->conv2) || add_conv(t, &b->conv3) ||
+                (b->has_down && add_conv(t, &b->down)))
+                return -1;
+        }
+        if (add(t, r->qkv_w, 3LL * r->dim, r->dim) || add(t, r->c_w, r->embed_dim, r->dim))
+            return -1;
+    }
+    const cs_text_weights *x = &m->text;
+    if (add(t, x->proj, m->embed_dim, x->width)) return -1;
+    for (int l = 0; l < x->layers; l++)
+        if (add_block(t, &x->blocks[l], x->width, x->mlp_dim)) return -1;
+    return 0;
+}
+
+static cs_status prepare_bf16(cs_model *m, const char *file)
+{
+    const char *why = NULL;
+    if (!cs_engine_has_bf16(&why))
+        return cs_fail(CS_ERR_UNSUPPORTED, "%s: bf16 precision is not available: %s", file, why);
+    cs_bf16_table *t = cs_bf16_table_create();
+    if (!t || add_all(t, m)) {
+        cs_bf16_table_free(t);
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "%s: out of memory for the bf16 weight copies", file);
+    }
+    cs_bf16_table_seal(t);
+    m->bf16 = t;
+    m->precision = CS_PRECISION_BF16;
     return CS_OK;
 }
 
@@ -697,6 +766,7 @@ static cs_status load_parsed(cs_model *m, const char *file, const char *dir, con
     s = bundle_config(m, file);
     if (s == CS_OK) s = load_weights(&L, cfg);
     if (s == CS_OK) s = load_vocabulary(m, dir, p);
+    if (s == CS_OK && (p->flags & CS_MODEL_PRECISION_BF16)) s = prepare_bf16(m, file);
     return s;
 }
 
@@ -797,6 +867,11 @@ CS_API cs_status cs_model_get_info(const cs_model *m, cs_model_info *info)
 }
 
 CS_API int cs_model_embed_dim(const cs_model *m) { return m ? m->embed_dim : 0; }
+
+CS_API cs_precision cs_model_precision(const cs_model *m)
+{
+    return m ? m->precision : CS_PRECISION_F32;
+}
 /* On a ResNet: the trunk's total stride (32), the attnpool dimension D, the bottleneck count and
  * the native resolution (positional grid x 32). */
 #define RN(m) ((m)->backbone == CS_BACKBONE_RESNET)

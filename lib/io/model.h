@@ -55,6 +55,8 @@ struct cs_model {
     cs_resnet_weights resnet;         /* ResNet only (zero for a ViT) */
     cs_text_weights text;
     cs_tokenizer *tokenizer;          /* owned; NULL when no vocabulary was found */
+    cs_precision precision;           /* of the matrix products (CS_MODEL_PRECISION_BF16) */
+    struct cs_bf16_table *bf16;       /* bf16 copies of the weight matrices; NULL in f32 */
     /* storage */
     struct cs_safetensors *st;        /* the mapped weights file (tensors used in place) */
     void **owned;                     /* buffers converted or transposed at load */

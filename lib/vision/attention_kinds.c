@@ -47,10 +47,10 @@ float cs_attn_gem_inv_temp(const float *ln, int rows, int width, int heads)
 }
 
 /* scores [n, n] = alpha * a a'^T (+ bias), then softmax per row */
-static void scores_softmax(const float *a, int lda, const float *b, int ldb, int n, int d,
+static void scores_softmax(cs_context *ctx, const float *a, int lda, const float *b, int ldb, int n, int d,
                            float alpha, const float *bias, float *s)
 {
-    cs_gemm(0, 1, n, n, d, alpha, a, lda, b, ldb, 0.0f, s, n);
+    cs_gemm(ctx, 0, 1, n, n, d, alpha, a, lda, b, ldb, 0.0f, s, n);
     if (bias)
         for (size_t i = 0; i < (size_t)n * n; i++) s[i] += bias[i];
     cs_nn_softmax_rows(s, (size_t)n, n, n);
@@ -103,16 +103,16 @@ cs_status cs_attn_kind_run(cs_context *ctx, const cs_attn_opts *o, const float *
         float *oh = out + (size_t)h * d;
         if (kind == CS_ATTN_QQ || kind == CS_ATTN_KK_GAUSSIAN) {
             const float *z = kind == CS_ATTN_QQ ? q : k;
-            scores_softmax(z, ld_qkv, z, ld_qkv, n_tok, d, scale,
+            scores_softmax(ctx, z, ld_qkv, z, ld_qkv, n_tok, d, scale,
                            kind == CS_ATTN_KK_GAUSSIAN ? o->bias : NULL, s);
-            cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
+            cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
         } else if (kind == CS_ATTN_QQ_KK) {
             float *s2 = cs_ctx_buf(ctx, CS_BUF_SCORES2, nn);
             if (!s2) return CS_ERR_OUT_OF_MEMORY;
-            scores_softmax(q, ld_qkv, q, ld_qkv, n_tok, d, scale, NULL, s);
-            scores_softmax(k, ld_qkv, k, ld_qkv, n_tok, d, scale, NULL, s2);
+            scores_softmax(ctx, q, ld_qkv, q, ld_qkv, n_tok, d, scale, NULL, s);
+            scores_softmax(ctx, k, ld_qkv, k, ld_qkv, n_tok, d, scale, NULL, s2);
             for (size_t i = 0; i < nn; i++) s[i] += s2[i];
-            cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
+            cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
         } else { /* CS_ATTN_SELF_SELF */
             float *z = cs_ctx_buf(ctx, CS_BUF_ZBUF, (size_t)3 * n_tok * d);
             if (!z) return CS_ERR_OUT_OF_MEMORY;
@@ -122,12 +122,12 @@ cs_status cs_attn_kind_run(cs_context *ctx, const cs_attn_opts *o, const float *
             for (int b = 0; b < 3; b++) {
                 normalize_rows(src[b], ld_qkv, n_tok, d, z);
                 for (int it = 0; it < o->iterations; it++) {
-                    scores_softmax(z, d, z, d, n_tok, d, beta, NULL, s);
-                    cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, z, d, 0.0f, z2, d);
+                    scores_softmax(ctx, z, d, z, d, n_tok, d, beta, NULL, s);
+                    cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, z, d, 0.0f, z2, d);
                     normalize_rows(z2, d, n_tok, d, z);
                 }
-                scores_softmax(z, d, z, d, n_tok, d, beta, NULL, s);
-                cs_gemm(0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, b ? 1.0f : 0.0f, acc,
+                scores_softmax(ctx, z, d, z, d, n_tok, d, beta, NULL, s);
+                cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, b ? 1.0f : 0.0f, acc,
                         d);
             }
             for (int r = 0; r < n_tok; r++)

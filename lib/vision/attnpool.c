@@ -79,10 +79,10 @@ cs_status cs_rn_attnpool(cs_context *ctx, cs_resnet_pool kind, const float *feat
     float *att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)n * d);
     if (!qkv || !att) return CS_ERR_OUT_OF_MEMORY;
     if (kind == CS_RN_POOL_RAW) {
-        cs_nn_linear(tok, d, n, d, rn->qkv_w, rn->qkv_b, 3 * d, qkv, 3 * d, 0);
+        cs_nn_linear(ctx, tok, d, n, d, rn->qkv_w, rn->qkv_b, 3 * d, qkv, 3 * d, 0);
         st = cs_nn_attention(ctx, qkv, 3 * d, n, d, rn->heads, CS_ATTN_QK, 0, 0, n, att, d);
     } else {
-        cs_nn_linear(tok, d, n, d, rn->qkv_w + (size_t)2 * d * d, rn->qkv_b + 2 * d, d, qkv + 2 * d,
+        cs_nn_linear(ctx, tok, d, n, d, rn->qkv_w + (size_t)2 * d * d, rn->qkv_b + 2 * d, d, qkv + 2 * d,
                      3 * d, 0);
         if (kind == CS_RN_POOL_SURGERY) {
             st = cs_nn_attention(ctx, qkv, 3 * d, n, d, rn->heads, CS_ATTN_VV, 0, 0, n, att, d);
@@ -95,7 +95,7 @@ cs_status cs_rn_attnpool(cs_context *ctx, cs_resnet_pool kind, const float *feat
         }
     }
     if (st != CS_OK) return st;
-    cs_nn_linear(att, d, n, d, rn->c_w, rn->c_b, e, out, e, 0);
+    cs_nn_linear(ctx, att, d, n, d, rn->c_w, rn->c_b, e, out, e, 0);
     return CS_OK;
 }
 

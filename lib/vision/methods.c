@@ -206,12 +206,12 @@ static cs_status modified_block(cs_context *ctx, int block, const cs_method_para
         }
     }
     float *z = xn ? xn : x;
-    cs_nn_linear(att2, c, rows, c, blk->out_w, blk->out_b, c, z, c, p->keep_residual);
+    cs_nn_linear(ctx, att2, c, rows, c, blk->out_w, blk->out_b, c, z, c, p->keep_residual);
     if (p->keep_ffn &&
         (st = cs_nn_mlp_residual(ctx, blk, z, c, rows, c, v->mlp_dim, act, eps)) != CS_OK)
         return st;
     if (att) {
-        cs_nn_linear(att, c, rows, c, blk->out_w, blk->out_b, c, x, c, 1);
+        cs_nn_linear(ctx, att, c, rows, c, blk->out_w, blk->out_b, c, x, c, 1);
         return cs_nn_mlp_residual(ctx, blk, x, c, rows, c, v->mlp_dim, act, eps);
     }
     return CS_OK;
@@ -370,7 +370,7 @@ CS_API cs_status cs_method_attention(cs_context *ctx, int block, const cs_method
         o.inv_temp = cs_attn_gem_inv_temp(ctx->buf[CS_BUF_LN], n_tokens, c, v->heads);
     if ((st = cs_attn_kind_run(ctx, &o, qkv, 3 * c, n_tokens, c, v->heads, att, c)) != CS_OK)
         return st;
-    cs_nn_linear(att, c, n_tokens, c, blk->out_w, blk->out_b, c, out, c, 0);
+    cs_nn_linear(ctx, att, c, n_tokens, c, blk->out_w, blk->out_b, c, out, c, 0);
     return CS_OK;
 }
 

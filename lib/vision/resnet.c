@@ -152,7 +152,7 @@ static cs_status conv(cs_context *ctx, const cs_rn_conv *cv, const float *x, int
         a = col;
     }
     int n = ho * wo;
-    cs_gemm(0, 0, cv->out, n, kdim, 1.0f, cv->w, kdim, a, n, beta, y, n);
+    cs_gemm(ctx, 0, 0, cv->out, n, kdim, 1.0f, cv->w, kdim, a, n, beta, y, n);
     bias_relu(ctx, y, cv->out, (size_t)n, cv->b, relu);
     if (ho_out) *ho_out = ho;
     if (wo_out) *wo_out = wo;
