@@ -49,7 +49,13 @@ int cli_status_error(const char *cmd, const char *what, cs_status status);
 int cli_parse_int(const char *s, int min, int max, int *out);
 
 /* Loads a model with an optional vocabulary path; prints the error and returns NULL on failure. */
-cs_model *cli_load_model(const char *cmd, const char *path, const char *vocab);
+/* Loads MODEL (cs_model_load) with the cs_model_params flags `flags` (0, or
+ * CS_MODEL_PRECISION_BF16 from cli_parse_precision); prints the error and returns NULL on
+ * failure. */
+cs_model *cli_load_model(const char *cmd, const char *path, const char *vocab, unsigned flags);
+/* --precision VALUE: "f32" (flags 0) or "bf16" (CS_MODEL_PRECISION_BF16). Returns 0, or -1 for
+ * another value. */
+int cli_parse_precision(const char *s, unsigned *flags);
 
 /* Nonzero when the file holds safetensors (by content, not by name). */
 int cli_is_safetensors(const char *path);

@@ -39,11 +39,20 @@ int cli_parse_int(const char *s, int min, int max, int *out)
     return 0;
 }
 
-cs_model *cli_load_model(const char *cmd, const char *path, const char *vocab)
+int cli_parse_precision(const char *s, unsigned *flags)
+{
+    if (s && strcmp(s, "f32") == 0) *flags = 0;
+    else if (s && strcmp(s, "bf16") == 0) *flags = CS_MODEL_PRECISION_BF16;
+    else return -1;
+    return 0;
+}
+
+cs_model *cli_load_model(const char *cmd, const char *path, const char *vocab, unsigned flags)
 {
     cs_model_params mp;
     cs_model_params_default(&mp);
     mp.vocab_path = vocab;
+    mp.flags |= flags;
     cs_model *m = NULL;
     cs_status s = cs_model_load(path, &mp, &m);
     if (s != CS_OK) {

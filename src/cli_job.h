@@ -21,6 +21,7 @@ typedef struct cli_job {
     const char *cmd;
     const char *model_path, *vocab, *out_dir, *maps_path, *out_mask, *batch_list;
     int size, threads, empty_text, no_cache, map_h, map_w, surgery_blocks;
+    unsigned precision_flags; /* --precision: 0 or CS_MODEL_PRECISION_BF16 */
     float threshold;
     /* --method (default clip-surgery); method_surgery: raw or clip-surgery, whose maps go
      * through feature surgery (the other methods use plain cosines unless --empty-text) */
@@ -135,9 +136,11 @@ void cli_json_number9(FILE *f, double v);
 int cli_make_parent(const char *path);
 
 /* Text-feature cache (text_cache.c): prompt ensembles cached per (model file identity,
- * vocabulary, class name) under $XDG_CACHE_HOME/clipsurgery (or ~/.cache/clipsurgery), written to
- * a temporary file then renamed, so concurrent writers are safe. out: [n, dim]. */
+ * vocabulary, library version, GEMM engine, precision flags, class name) under
+ * $XDG_CACHE_HOME/clipsurgery (or ~/.cache/clipsurgery), written to a temporary file then
+ * renamed, so concurrent writers are safe. out: [n, dim]. */
 int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path, const char *vocab,
+                        unsigned precision_flags,
                         int use_cache, const char *const *names, int n, int dim, float *out);
 /* Parses one cache entry (size bytes): "CSTF1\n", dim and the name's length (uint32, host order),
  * the name, dim floats, nothing after. Fills out[dim] and returns 0 when the entry is for this

@@ -25,7 +25,7 @@ static const char help[] =
     "  --threshold KIND    fixed:V, quantile:Q (0..1, numpy's linear quantile) or otsu\n"
     "                      (256 bins over the map's range; default)\n"
     "  --min-area A        drop components under A pixels (default 0)\n"
-    "  --vocab PATH, --size S, --map-size HxW, --empty-text, --batch LIST, --threads N,\n"
+    "  --vocab PATH, --size S, --map-size HxW, --empty-text, --batch LIST, --threads N, --precision f32|bf16,\n"
     "  --surgery-blocks K, --no-cache (as heatmap)\n";
 
 /* Boxes of one map; prints the fields of one result object (without braces). */

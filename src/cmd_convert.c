@@ -238,7 +238,7 @@ int cmd_convert(int argc, char **argv)
         }
     }
     if (!in || !out) return cli_usage_error("convert", "MODEL and OUT.safetensors are required");
-    cs_model *m = cli_load_model("convert", in, vocab);
+    cs_model *m = cli_load_model("convert", in, vocab, 0);
     if (!m) return CLI_RUNTIME;
     char *merges = NULL;
     size_t merges_size = 0;

@@ -11,7 +11,8 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: clipsurgery encode-image MODEL INPUT [--size S] [--method NAME]\n"
-            "                                [--surgery-blocks K] [--threads N] --out FILE\n"
+            "                                [--surgery-blocks K] [--threads N] [--precision P]\n"
+            "                                --out FILE\n"
             "Encodes images with the CLIP image encoder and writes \"image_features\"\n"
             "[B, 1 + N, D] float32 (class token then the N patch tokens, not normalised) to\n"
             "FILE (safetensors).\n"
@@ -28,13 +29,16 @@ static void help(FILE *f)
             "  --surgery-blocks K modified blocks counted from the last (default: the\n"
             "                     method's, 6 for clip-surgery)\n"
             "  --threads N        threads for the library's own loops (default: all cores;\n"
-            "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n");
+            "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n"
+            "  --precision P      f32 (default) or bf16 (matrix products in bfloat16; needs a\n"
+            "                     GEMM=onednn build and a CPU with AVX512_BF16)\n");
 }
 
 int cmd_encode_image(int argc, char **argv)
 {
     const char *model_path = NULL, *input = NULL, *out = NULL, *method = "clip-surgery";
     int size = 0, blocks = -1, threads = 0;
+    unsigned precision = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -60,6 +64,9 @@ int cmd_encode_image(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             if (++i >= argc || cli_parse_int(argv[i], 1, 256, &threads))
                 return cli_usage_error("encode-image", "--threads needs an integer 1..256");
+        } else if (strcmp(a, "--precision") == 0) {
+            if (++i >= argc || cli_parse_precision(argv[i], &precision))
+                return cli_usage_error("encode-image", "--precision is f32 or bf16");
         } else if (strcmp(a, "--out") == 0) {
             if (++i >= argc) return cli_usage_error("encode-image", "--out needs a path");
             out = argv[i];
@@ -90,7 +97,7 @@ int cmd_encode_image(int argc, char **argv)
     }
 
     int rc = CLI_RUNTIME;
-    cs_model *m = cli_load_model("encode-image", model_path, NULL);
+    cs_model *m = cli_load_model("encode-image", model_path, NULL, precision);
     cs_context *ctx = NULL;
     float *f = NULL;
     if (!m) goto done;

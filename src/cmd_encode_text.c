@@ -73,7 +73,7 @@ int cmd_encode_text(int argc, char **argv)
     int rc = CLI_RUNTIME;
     cs_context *ctx = NULL;
     float *f = NULL;
-    cs_model *m = cli_load_model("encode-text", model_path, vocab);
+    cs_model *m = cli_load_model("encode-text", model_path, vocab, 0);
     if (!m) goto done;
     cs_context_params cp;
     cs_context_params_default(&cp);

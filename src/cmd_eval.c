@@ -17,7 +17,8 @@ static const char help_main[] =
     "                                   [--reduce-zero-label] [--pred-dir DIR]\n"
     "       clipsurgery eval explain    MODEL ROOT [--split val] [--classes FILE]\n"
     "       clipsurgery eval multilabel MODEL LABELS.tsv --classes FILE [--baseline]\n"
-    "common: [--size S] [--method M] [--vocab PATH] [--threads N] [--no-cache] [--strict]\n"
+    "common: [--size S] [--method M] [--vocab PATH] [--threads N] [--precision f32|bf16]\n"
+    "        [--no-cache] [--strict]\n"
     "        [--out REPORT.json] [--csv PER_CLASS.csv] [--plot CHART.svg]\n"
     "ROOT is a VOC-layout folder: JPEGImages/<id>.jpg, SegmentationClass/<id>.png (palette or\n"
     "gray class indices, 255 = ignore), ImageSets/Segmentation/<split>.txt, classes.txt (line i =\n"
@@ -63,7 +64,8 @@ static int parse_args(eval_run *r, int argc, char **argv)
         else {
             static const char *const valued[] = {"--split", "--classes", "--bg-threshold",
                                                  "--pred-dir", "--size", "--method", "--vocab",
-                                                 "--threads", "--out", "--csv", "--plot", NULL};
+                                                 "--threads", "--out", "--csv", "--plot",
+                                                 "--precision", NULL};
             int known = 0;
             for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
             if (!known) return cli_usage_error(r->cmd, "unknown option %s", a);
@@ -91,6 +93,9 @@ static int parse_args(eval_run *r, int argc, char **argv)
             else if (!strcmp(a, "--threads")) {
                 if (cli_parse_int(v, 0, 4096, &r->threads) != 0)
                     return cli_usage_error(r->cmd, "--threads %s: an integer in 0..4096", v);
+            } else if (!strcmp(a, "--precision")) {
+                if (cli_parse_precision(v, &r->precision_flags) != 0)
+                    return cli_usage_error(r->cmd, "--precision %s: f32 or bf16", v);
             } else if (!strcmp(a, "--out")) r->out_path = v;
             else if (!strcmp(a, "--csv")) r->csv_path = v;
             else if (!strcmp(a, "--plot")) r->plot_path = v;
@@ -116,7 +121,7 @@ static int parse_args(eval_run *r, int argc, char **argv)
 
 static int prepare_model(eval_run *r)
 {
-    r->model = cli_load_model(r->cmd, r->model_path, r->vocab);
+    r->model = cli_load_model(r->cmd, r->model_path, r->vocab, r->precision_flags);
     if (!r->model) return CLI_RUNTIME;
     if (!cs_model_tokenizer(r->model)) {
         fprintf(stderr, "clipsurgery %s: %s has no vocabulary beside it: give --vocab PATH\n",
@@ -136,7 +141,8 @@ static int prepare_model(eval_run *r)
     int Q = r->classes->n_queries;
     r->G = malloc(sizeof(float) * (size_t)Q * (size_t)r->dim);
     if (!r->G) return CLI_RUNTIME;
-    return cli_cached_ensemble(r->cmd, r->ctx, r->model_path, r->vocab, !r->no_cache,
+    return cli_cached_ensemble(r->cmd, r->ctx, r->model_path, r->vocab, r->precision_flags,
+                               !r->no_cache,
                                (const char *const *)r->classes->queries, Q, r->dim, r->G);
 }
 

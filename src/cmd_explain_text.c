@@ -28,7 +28,7 @@ static const char help[] =
     "  --maps FILE         write \"token_ids\" [n_tok] (int32), \"similarity\" [B,1+N,n_tok] and\n"
     "                      \"maps\" [B,H,W,n_tok] of the first caption; caption c >= 1 goes to\n"
     "                      FILE with _<c> before the extension\n"
-    "  --batch LIST, --threads N, --surgery-blocks K\n";
+    "  --batch LIST, --threads N, --precision f32|bf16, --surgery-blocks K\n";
 
 typedef struct caption {
     int32_t ids[CS_CONTEXT_LENGTH];

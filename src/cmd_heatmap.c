@@ -34,6 +34,8 @@ static const char help[] =
     "                      mask = map >= threshold; docs/explain.md)\n"
     "  --batch LIST        more images, one path a line\n"
     "  --threads N         threads (default: all cores)\n"
+    "  --precision P       f32 (default) or bf16: matrix products in bfloat16 (needs a\n"
+    "                      GEMM=onednn build and a CPU with AVX512_BF16; docs/PRECISION.md)\n"
     "  --surgery-blocks K  dual-path blocks (default 6; modified blocks of --method)\n"
     "  --method NAME       clip-surgery (default), raw, maskclip, sclip, clearclip, naclip,\n"
     "                      gem; methods other than clip-surgery and raw map their plain\n"

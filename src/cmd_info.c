@@ -30,7 +30,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (!path) return cli_usage_error("info", "MODEL is required");
-    cs_model *m = cli_load_model("info", path, vocab);
+    cs_model *m = cli_load_model("info", path, vocab, 0);
     if (!m) return CLI_RUNTIME;
     cs_model_info in;
     memset(&in, 0, sizeof in);

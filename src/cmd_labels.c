@@ -12,7 +12,7 @@ static const char help[] =
     "value of the text's surgery similarity over the image tokens (after feature surgery:\n"
     "label-set form for several texts, empty-text form for one or with --empty-text). With\n"
     "several images, one JSON object {\"image\", \"results\"} per line.\n"
-    "options: --vocab PATH, --size S, --empty-text, --batch LIST, --threads N,\n"
+    "options: --vocab PATH, --size S, --empty-text, --batch LIST, --threads N, --precision f32|bf16,\n"
     "--surgery-blocks K, --no-cache, --method NAME (clip-surgery [default], raw, maskclip,\n"
     "sclip, clearclip, naclip, gem; the others than clip-surgery and raw use plain cosines)\n";
 

@@ -21,7 +21,7 @@ static const char help[] =
     "       (points from a similarity tensor [B, 1+N, K], e.g. heatmap --empty-text --maps;\n"
     "       its K columns are the unique '+'-parts of the TEXTs in order)\n"
     "options: --threshold T (default 0.8), --vocab PATH, --size S, --map-size HxW (coordinates\n"
-    "for pixel_values input), --batch LIST, --threads N, --surgery-blocks K, --no-cache,\n"
+    "for pixel_values input), --batch LIST, --threads N, --precision f32|bf16, --surgery-blocks K, --no-cache,\n"
     "--method NAME (clip-surgery [default], raw, maskclip, sclip, clearclip, naclip, gem; the\n"
     "others than clip-surgery and raw use plain cosines)\n";
 

@@ -13,7 +13,7 @@ static const char help[] =
     "[{\"index\",\n"
     "\"text\", \"color\", \"pixels\"}]}. With several images the mask name gets _<image stem>.\n"
     "options: --empty-text (apply empty-text feature surgery first), --vocab PATH, --size S,\n"
-    "--map-size HxW, --batch LIST, --threads N, --surgery-blocks K, --no-cache,\n"
+    "--map-size HxW, --batch LIST, --threads N, --precision f32|bf16, --surgery-blocks K, --no-cache,\n"
     "--method NAME (clip-surgery [default], raw, maskclip, sclip, clearclip, naclip, gem;\n"
     "  methods other than clip-surgery and raw use plain cosines, no feature surgery)\n"
     "dense pipeline (SCLIP/NACLIP's official segmentation; any of these turns it on):\n"

@@ -159,7 +159,7 @@ int cmd_tokenize(int argc, char **argv)
     cs_model *model = NULL;
     const cs_tokenizer *tok = NULL;
     if (model_path) {
-        model = cli_load_model(CMD, model_path, vocab);
+        model = cli_load_model(CMD, model_path, vocab, 0);
         if (!model) return CLI_RUNTIME;
         tok = cs_model_tokenizer(model);
         if (!tok) {

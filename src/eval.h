@@ -17,6 +17,7 @@ typedef struct eval_run {
     const char *model_path, *root, *split, *classes_path, *labels_path, *vocab;
     const char *pred_dir, *out_path, *csv_path, *plot_path, *method;
     int size, threads, no_cache, reduce_zero_label, baseline, strict;
+    unsigned precision_flags; /* --precision: 0 or CS_MODEL_PRECISION_BF16 */
     int have_bg_threshold;
     double bg_threshold;
     /* dataset */

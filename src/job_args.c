@@ -105,7 +105,7 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
             "--vocab",   "--batch",          "--out-dir",  "--maps",      "--out", "--size",
             "--threads", "--surgery-blocks", "--map-size", "--threshold", "--method",
             "--preprocess", "--short-side", "--slide", "--pamr", "--logit-scale",
-            "--bg-threshold", "--logits", "--masks", "--min-area", "--top", NULL};
+            "--bg-threshold", "--logits", "--masks", "--min-area", "--top", "--precision", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= strcmp(a, valued[k]) == 0;
         if (strcmp(a, "--") == 0)
@@ -154,6 +154,9 @@ int cli_job_parse(cli_job *job, int kind, int argc, char **argv, const char *hel
         } else if (strcmp(a, "--threads") == 0) {
             if (cli_parse_int(argv[++i], 0, 1024, &job->threads))
                 rc = cli_usage_error(cmd, "bad --threads %s", argv[i]);
+        } else if (strcmp(a, "--precision") == 0) {
+            if (cli_parse_precision(argv[++i], &job->precision_flags))
+                rc = cli_usage_error(cmd, "bad --precision %s (f32 or bf16)", argv[i]);
         } else if (strcmp(a, "--surgery-blocks") == 0) {
             if (cli_parse_int(argv[++i], 0, 1024, &job->surgery_blocks))
                 rc = cli_usage_error(cmd, "bad --surgery-blocks %s", argv[i]);

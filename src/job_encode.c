@@ -14,7 +14,7 @@ int cli_job_prepare(cli_job *job)
         if (job->n_image_args == 0)
             return cli_usage_error(job->cmd, "the --batch list names no image");
     }
-    job->model = cli_load_model(job->cmd, job->model_path, job->vocab);
+    job->model = cli_load_model(job->cmd, job->model_path, job->vocab, job->precision_flags);
     if (!job->model) return CLI_RUNTIME;
     if (!cs_model_tokenizer(job->model)) {
         fprintf(stderr,
@@ -36,12 +36,14 @@ int cli_job_prepare(cli_job *job)
         fprintf(stderr, "clipsurgery %s: out of memory\n", job->cmd);
         return CLI_RUNTIME;
     }
-    int rc = cli_cached_ensemble(job->cmd, job->ctx, job->model_path, job->vocab, !job->no_cache,
+    int rc = cli_cached_ensemble(job->cmd, job->ctx, job->model_path, job->vocab, job->precision_flags,
+                                 !job->no_cache,
                                  (const char *const *)job->texts, job->n_texts, job->dim,
                                  job->text_features);
     if (rc != CLI_OK) return rc;
     const char *empty[1] = {""};
-    return cli_cached_ensemble(job->cmd, job->ctx, job->model_path, job->vocab, !job->no_cache,
+    return cli_cached_ensemble(job->cmd, job->ctx, job->model_path, job->vocab, job->precision_flags,
+                                 !job->no_cache,
                                empty, 1, job->dim, job->redundant);
 }
 

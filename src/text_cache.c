@@ -116,14 +116,17 @@ static void write_entry(const char *file, const char *name, int dim, const float
 }
 
 int cli_cached_ensemble(const char *cmd, cs_context *ctx, const char *model_path, const char *vocab,
+                        unsigned precision_flags,
                         int use_cache, const char *const *names, int n, int dim, float *out)
 {
     char dir[PATH_MAX];
     /* the library version is part of the key: a release may change templates or arithmetic */
     unsigned version = cs_version();
-    uint64_t id = identity(identity(fnv1a(14695981039346656037ull, &version, sizeof version),
-                                    model_path),
-                           vocab);
+    /* so are the GEMM engine and the precision: their products differ in the last bits */
+    const char *engine = cs_gemm_engine();
+    uint64_t id = fnv1a(14695981039346656037ull, &version, sizeof version);
+    id = fnv1a(fnv1a(id, &precision_flags, sizeof precision_flags), engine, strlen(engine));
+    id = identity(identity(id, model_path), vocab);
     if (use_cache && (cache_dir(dir, sizeof dir, id) != 0 || mkdirs(dir) != 0)) use_cache = 0;
     /* which names are missing */
     const char **missing = malloc(sizeof *missing * (size_t)(n > 0 ? n : 1));

@@ -240,6 +240,8 @@ class PrototypeTest(unittest.TestCase):
                     self.assertIs(restype, _lib.c_status)
                 elif ret.endswith("*"):
                     self.assertIn(restype, (ctypes.c_char_p, ctypes.c_void_p))
+                elif ret == "double":
+                    self.assertIs(restype, ctypes.c_double)
                 else:
                     self.assertIn(restype, (ctypes.c_int, ctypes.c_uint))
 
@@ -424,6 +426,36 @@ class ImageFeaturesTest(unittest.TestCase):
 
 
 @needs("cs_context_create", "cs_encode_texts", "cs_prompt_ensemble", "cs_tokenize_context")
+class PrecisionTest(unittest.TestCase):
+    """precision= (CS_MODEL_PRECISION_BF16): the golden features within the bf16 tolerance of
+    tests/test_precision.c where the library has bf16, else a clean CS_ERR_UNSUPPORTED."""
+
+    def test_bad_precision_is_a_value_error(self):
+        with self.assertRaises(ValueError):
+            clipsurgery.Model(MODELS["openai-f32"], precision="fp8")
+
+    def test_bf16_golden_or_unsupported(self):
+        self.assertIn(clipsurgery.gemm_engine(), ("openblas", "onednn"))
+        with clipsurgery.Model(MODELS["openai-f32"]) as m:
+            self.assertEqual(m.precision, "f32")
+        try:
+            m = clipsurgery.Model(MODELS["openai-f32"], precision="bf16")
+        except ClipSurgeryError as exc:
+            self.assertEqual(exc.name, "CS_ERR_UNSUPPORTED")
+            self.assertIn("bf16", exc.message)
+            if clipsurgery.gemm_engine() == "openblas":
+                self.assertIn("GEMM=onednn", exc.message)
+            return
+        with m:
+            self.assertEqual(clipsurgery.gemm_engine(), "onednn")
+            self.assertEqual(m.precision, "bf16")
+            g = gold()
+            got = m.encode_image(g["input.x64"].nested(), mode="surgery")
+            err = max_abs_diff(got, g["cs.image_features"])
+            self.assertLess(err, 0.08)  # TOL_BF16_ABS of tests/test_precision.c
+            self.assertGreater(err, 0.0)  # it really ran in bf16
+
+
 class TextFeaturesTest(unittest.TestCase):
     def run_or_skip(self, fn, *args, **kw):
         try:

@@ -10,10 +10,10 @@ clipsurgery.__version__ is the package's version, clipsurgery.version() the load
 MAJOR, checked at load). clipsurgery.dask (Dask installed) runs jobs on a cluster.
 """
 from ._version import __version__  # noqa: F401
-from ._lib import load_library, version, has  # noqa: F401
+from ._lib import load_library, version, has, gemm_engine  # noqa: F401
 from ._array import Array, have_numpy  # noqa: F401
 from ._model import (ClipSurgeryError, Model, preprocess, similarity_to_points,  # noqa: F401
                      STATUS_NAMES, mask, boxes)
 
 __all__ = ["__version__", "Model", "ClipSurgeryError", "Array", "preprocess", "similarity_to_points",
-           "version", "load_library", "have_numpy", "has", "STATUS_NAMES", "mask", "boxes"]
+           "version", "gemm_engine", "load_library", "have_numpy", "has", "STATUS_NAMES", "mask", "boxes"]

@@ -26,6 +26,9 @@ c_status = ctypes.c_int  # enum cs_status
 
 
 # --- structs of the public header (layouts must match include/clipsurgery.h) ----------------
+MODEL_PRECISION_BF16 = 2  # cs_model_params.flags CS_MODEL_PRECISION_BF16 (since 0.3)
+
+
 class ModelParams(ctypes.Structure):
     _fields_ = [("size", ctypes.c_size_t),
                 ("vocab_path", ctypes.c_char_p),
@@ -107,6 +110,9 @@ _PROTOTYPES = {
                                  ctypes.POINTER(c_void_p)]),
     "cs_model_free": (None, [c_void_p]),
     "cs_model_embed_dim": (ctypes.c_int, [c_void_p]),
+    "cs_model_precision": (ctypes.c_int, [c_void_p]),
+    "cs_gemm_engine": (ctypes.c_char_p, []),
+    "cs_context_flops": (ctypes.c_double, [c_void_p]),
     "cs_model_patch_size": (ctypes.c_int, [c_void_p]),
     "cs_model_vision_width": (ctypes.c_int, [c_void_p]),
     "cs_model_vision_layers": (ctypes.c_int, [c_void_p]),
@@ -256,5 +262,14 @@ def has(name):
 
 
 def version():
-    """The loaded library's version string, e.g. "0.2.0"."""
+    """The loaded library's version string, e.g. "0.3.0"."""
     return load_library().cs_version_string().decode()
+
+
+def gemm_engine():
+    """The loaded library's GEMM engine: "openblas" or "onednn" (cs_gemm_engine; a library
+    older than 0.3 gives "openblas", its only engine)."""
+    lib = load_library()
+    if not hasattr(lib, "cs_gemm_engine"):
+        return "openblas"
+    return lib.cs_gemm_engine().decode()

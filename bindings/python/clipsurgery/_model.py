@@ -174,6 +174,9 @@ class Model(object):
     vocab: the vocabulary (bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder); None looks
            beside the weights.
     threads: threads for the library's own loops (0 = all cores).
+    precision: 'f32' (default) or 'bf16': matrix products in bfloat16 with f32 accumulation
+           (CS_MODEL_PRECISION_BF16; needs a library built with make GEMM=onednn and a CPU with
+           AVX512_BF16, else ClipSurgeryError with status CS_ERR_UNSUPPORTED). docs/PRECISION.md.
     method: the image encoder of the map calls (similarity, similarity_maps, heatmaps, points,
             segment, labels) and the default of encode_image: 'clip-surgery' (default), 'raw',
             'maskclip', 'sclip', 'clearclip', 'naclip' or 'gem' (docs/methods.md). Methods other
@@ -184,9 +187,11 @@ class Model(object):
     is released inside the C calls, so threads run in parallel. Use `with Model(...) as m:` or
     call close() (not while other threads are inside a call)."""
 
-    def __init__(self, path, vocab=None, threads=0, method="clip-surgery"):
+    def __init__(self, path, vocab=None, threads=0, method="clip-surgery", precision="f32"):
         self._model = None
         self.method = _check_method(method)
+        if precision not in ("f32", "bf16"):
+            raise ValueError("precision must be 'f32' or 'bf16', not %r" % (precision,))
         self._pool_lock = threading.Lock()
         self._contexts = []  # every cs_context created (freed by close())
         self._free = []  # those not lent to a thread right now
@@ -197,6 +202,8 @@ class Model(object):
         _fn("cs_model_params_default")(ctypes.byref(params))
         self._vocab_bytes = os.fsencode(vocab) if vocab is not None else None
         params.vocab_path = self._vocab_bytes
+        if precision == "bf16":
+            params.flags |= L.MODEL_PRECISION_BF16
         handle = ctypes.c_void_p()
         _call("cs_model_load", os.fsencode(path), ctypes.byref(params), ctypes.byref(handle))
         self._model = handle
@@ -208,6 +215,10 @@ class Model(object):
         self.context_length = _fn("cs_model_context_length")(handle)
         # "vit" or "resnet" (cs_model_backbone; a ResNet's patch_size is its total stride, 32)
         self.backbone = "resnet" if _fn("cs_model_backbone")(handle) == 1 else "vit"
+        # "f32" or "bf16" (cs_model_precision)
+        self.precision = "f32"
+        if L.has("cs_model_precision") and _fn("cs_model_precision")(handle) == 1:
+            self.precision = "bf16"
 
     # --- lifetime -------------------------------------------------------------------------
     def close(self):
