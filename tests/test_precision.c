@@ -3,6 +3,8 @@
  * build or the CPU has no bf16, cs_model_precision, cs_gemm_engine and cs_context_flops. */
 #include "testutil.h"
 
+#include "core/bf16.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +160,65 @@ START_TEST(bf16_vit_raw_golden)
 }
 END_TEST
 
+static float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Round to nearest, ties to even; NaN stays a quiet NaN; overflow rounds to infinity. */
+START_TEST(bf16_rounding)
+{
+    static const uint32_t in[] = {0x3f800000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu,
+                                  0x3f808001u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                                  0x7f800001u, 0x7f7fffffu, 0x80000000u, 0x00000001u,
+                                  0xbf808001u};
+    static const uint16_t want[] = {0x3f80, 0x3f80, 0x3f82, 0x3f81, 0x3f81, 0x7f80, 0xff80,
+                                    0x7fc0, 0x7fc0, 0x7f80, 0x8000, 0x0000, 0xbf81};
+    size_t n = sizeof in / sizeof in[0];
+    float x[16];
+    uint16_t got[16];
+    for (size_t i = 0; i < n; i++) x[i] = from_bits(in[i]);
+    cs_bf16_from_f32(x, n, 1, n, got);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(got[i] == want[i], "0x%08x -> 0x%04x, want 0x%04x", in[i], got[i], want[i]);
+    /* strided rows are packed */
+    float m[2][4] = {{1, 2, 3, 99}, {4, 5, 6, 99}};
+    uint16_t p[6];
+    cs_bf16_from_f32(&m[0][0], 4, 2, 3, p);
+    ck_assert_uint_eq(p[3], 0x4080); /* 4.0 */
+    ck_assert_uint_eq(p[5], 0x40c0); /* 6.0 */
+}
+END_TEST
+
+/* The weight table finds sub-matrices wholly inside an added weight, and nothing else. */
+START_TEST(bf16_table_lookup)
+{
+    float *w1 = malloc(12 * sizeof(float)), *w2 = malloc(6 * sizeof(float)), other[4] = {0};
+    for (int i = 0; i < 12; i++) w1[i] = (float)i;
+    for (int i = 0; i < 6; i++) w2[i] = -(float)i;
+    cs_bf16_table *t = cs_bf16_table_create();
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(cs_bf16_table_add(t, w2, 6), 0);
+    ck_assert_int_eq(cs_bf16_table_add(t, w1, 12), 0);
+    ck_assert_int_eq(cs_bf16_table_add(t, w1, 12), 0); /* same weight again: one copy */
+    cs_bf16_table_seal(t);
+    ck_assert_uint_eq(cs_bf16_table_bytes(t), 18 * sizeof(uint16_t));
+    const uint16_t *c = cs_bf16_table_find(t, w1 + 4, 4, 2, 4); /* rows 1..2 of [3, 4] */
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c[0], 0x4080); /* 4.0 */
+    ck_assert_uint_eq(c[7], 0x4130); /* 11.0 */
+    ck_assert_ptr_null(cs_bf16_table_find(t, w1 + 4, 4, 3, 4)); /* runs past the end */
+    ck_assert_ptr_null(cs_bf16_table_find(t, other, 4, 1, 4)); /* an activation */
+    ck_assert_ptr_nonnull(cs_bf16_table_find(t, w2, 3, 2, 3));
+    ck_assert_ptr_null(cs_bf16_table_find(NULL, w2, 3, 2, 3));
+    cs_bf16_table_free(t);
+    free(w1);
+    free(w2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("precision");
@@ -165,6 +226,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, engine_and_precision_queries);
     tcase_add_test(tc, unknown_flags_refused);
+    tcase_add_test(tc, bf16_rounding);
+    tcase_add_test(tc, bf16_table_lookup);
     tcase_add_test(tc, bf16_vit_surgery_golden);
     tcase_add_test(tc, bf16_vit_raw_golden);
     suite_add_tcase(s, tc);

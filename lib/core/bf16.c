@@ -4,16 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Round to nearest even, NaN kept quiet; branch-free so the loop vectorises. */
 static inline uint16_t round_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    uint32_t q = (u >> 16) | 0x40u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
 }
 
-void cs_bf16_from_f32(const float *src, size_t ld, size_t rows, size_t cols, uint16_t *dst)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
+#define CS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CS_CLONES
+#endif
+
+CS_CLONES void cs_bf16_from_f32(const float *src, size_t ld, size_t rows, size_t cols,
+                                uint16_t *dst)
 {
     for (size_t r = 0; r < rows; r++) {
         const float *s = src + r * ld;
