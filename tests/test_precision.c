@@ -219,6 +219,49 @@ START_TEST(bf16_table_lookup)
 }
 END_TEST
 
+START_TEST(bf16_resnet_surgery_golden)
+{
+    bf16_golden("golden/rn-tiny-openai-f32.safetensors", "golden/rn-tiny-golden.safetensors",
+                "input.x64", "cs.image_features", 6);
+}
+END_TEST
+
+START_TEST(bf16_text_ensemble_golden)
+{
+    if (!bf16_available()) return;
+    cs_safetensors *g = tu_open_golden("golden/tiny-golden.safetensors");
+    size_t n;
+    float *want = tu_golden_f32(g, "text.ensemble", &n);
+    cs_model *m;
+    char *vocab = tu_fixture("vocab/bpe_simple_vocab_16e6.txt.gz");
+    char *path = tu_fixture("golden/tiny-openai-f32.safetensors");
+    cs_model_params p;
+    cs_model_params_default(&p);
+    p.flags = CS_MODEL_PRECISION_BF16;
+    p.vocab_path = vocab;
+    ck_assert_msg(cs_model_load(path, &p, &m) == CS_OK, "%s", cs_last_error());
+    static const char *const classes[12] = {"person", "bench", "ground", "building",
+                                            "sky", "tree", "grass", "cat", "road",
+                                            "potted plant", "tv monitor", "water"};
+    int d = cs_model_embed_dim(m);
+    ck_assert_uint_eq(n, (size_t)12 * d);
+    cs_context *ctx = ctx_of(m);
+    float *got = malloc(n * sizeof(float));
+    ck_assert_int_eq(cs_prompt_ensemble(ctx, classes, 12, got, n), CS_OK);
+    double err, cosv;
+    compare(got, want, 12, d, &err, &cosv);
+    printf("bf16 text.ensemble: max abs %.3g, min cosine %.6f\n", err, cosv);
+    ck_assert_msg(err <= TOL_BF16_ABS && cosv >= TOL_BF16_COS, "ensemble %g %g", err, cosv);
+    free(got);
+    free(want);
+    free(vocab);
+    free(path);
+    cs_context_free(ctx);
+    cs_model_free(m);
+    cs_st_close(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("precision");
@@ -230,6 +273,8 @@ int main(void)
     tcase_add_test(tc, bf16_table_lookup);
     tcase_add_test(tc, bf16_vit_surgery_golden);
     tcase_add_test(tc, bf16_vit_raw_golden);
+    tcase_add_test(tc, bf16_resnet_surgery_golden);
+    tcase_add_test(tc, bf16_text_ensemble_golden);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
