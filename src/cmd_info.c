@@ -50,13 +50,13 @@ int cmd_info(int argc, char **argv)
            "\"image_size\": %d, \"grid\": %d}, "
            "\"text\": {\"width\": %d, \"layers\": %d, \"heads\": %d, \"context_length\": %d, "
            "\"vocab_size\": %d}, \"embed_dim\": %d, \"activation\": \"%s\", "
-           "\"layer_norm_eps\": %g, \"has_vocabulary\": %s}\n",
+           "\"layer_norm_eps\": %g, \"has_vocabulary\": %s, \"gemm_engine\": \"%s\"}\n",
            backbone, in.layout == CS_LAYOUT_HF ? "hf" : "openai",
            in.dtype_bits == 32 ? "F32" : (in.is_bf16 ? "BF16" : "F16"), in.vision_width,
            in.vision_layers, in.vision_heads, in.patch_size, in.image_size, in.grid, in.text_width,
            in.text_layers, in.text_heads, in.context_length, in.vocab_size, in.embed_dim,
            in.activation == CS_ACT_GELU ? "gelu" : "quick_gelu", (double)in.layer_norm_eps,
-           in.has_vocabulary ? "true" : "false");
+           in.has_vocabulary ? "true" : "false", cs_gemm_engine());
     cs_model_free(m);
     return CLI_OK;
 }

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("clipsurgery %s\n", cs_version_string());
+        printf("clipsurgery %s (GEMM engine %s)\n", cs_version_string(), cs_gemm_engine());
         return CLI_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
