@@ -82,9 +82,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *env = getenv("OPENBLAS_NUM_THREADS");
-    printf("{\"bench\": \"config\", \"library\": \"%s\", \"blas\": \"%s\", \"blas_threads\": %d, "
+    printf("{\"bench\": \"config\", \"library\": \"%s\", \"engine\": \"%s\", \"blas\": \"%s\", \"blas_threads\": %d, "
            "\"OPENBLAS_NUM_THREADS\": \"%s\", \"threads\": %d, \"online_cores\": %ld}\n",
-           cs_version_string(), openblas_get_config(), openblas_get_num_threads(),
+           cs_version_string(), cs_gemm_engine(), openblas_get_config(), openblas_get_num_threads(),
            env ? env : "", threads, sysconf(_SC_NPROCESSORS_ONLN));
 
     cs_model_params mp;
