@@ -151,8 +151,7 @@ check: ensure-deps
 check-run: all $(TEST_BIN)
 	@BUILD=$(BUILD) SAN=$(SAN) CS_FIXTURES=$(CS_FIXTURES) PYTHON=$(PYTHON) sh tests/run-all.sh $(TEST_BIN)
 
-# ASan + UBSan build of the library and the C tests, in its own folder (per engine). LeakSanitizer
-# reads tests/lsan.supp (only allocations inside the OpenMP runtime that it keeps until exit).
+# ASan + UBSan build of the library and the C tests, in its own folder (one per engine).
 asan: ensure-deps
 	@$(MAKE) --no-print-directory check-run BUILD=$(ASAN_BUILD) SAN=1
 
