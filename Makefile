@@ -18,7 +18,25 @@ BINDIR ?= $(PREFIX)/bin
 PYTHON ?= python3
 PYTHONDIR ?= $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path('purelib', vars={'base': '$(PREFIX)', 'platbase': '$(PREFIX)'}))" 2>/dev/null || echo $(PREFIX)/lib/python3/dist-packages)
 
-BUILD ?= build
+# GEMM engine (lib/core/gemm_<engine>.c, docs/ENGINES.md): openblas (default, the reference) or
+# onednn (oneDNN matmul, Debian libdnnl-dev; OpenBLAS stays linked for its fallbacks). Each engine
+# builds into its own folder, so both builds coexist.
+GEMM ?= openblas
+ifeq ($(GEMM),openblas)
+  BUILD ?= build
+  ASAN_BUILD ?= build/asan
+  GEMM_LIBS :=
+  GEMM_DEB :=
+  GEMM_HEADERS :=
+else ifeq ($(GEMM),onednn)
+  BUILD ?= build/onednn
+  ASAN_BUILD ?= build/onednn-asan
+  GEMM_LIBS := -ldnnl
+  GEMM_DEB := libdnnl-dev
+  GEMM_HEADERS := oneapi/dnnl/dnnl.h
+else
+  $(error unknown GEMM=$(GEMM): use GEMM=openblas (the default) or GEMM=onednn)
+endif
 CS_FIXTURES ?= ../shared/fixtures
 export CS_FIXTURES
 
@@ -26,14 +44,14 @@ export CS_FIXTURES
 DEB_PACKAGES := libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libutf8proc-dev \
                 check pkg-config libjansson-dev python3 gcc g++ make abigail-tools \
                 python3-numpy python3-dask python3-distributed python3-setuptools python3-wheel \
-                python3-venv python3-pip
+                python3-venv python3-pip $(GEMM_DEB)
 # Python modules the Python suite needs from Debian's python3 (tests/run-all.sh runs it with
 # and without numpy, the Dask tests, and a pip install into a fresh venv).
 PY_DEB_MODULES := numpy dask distributed setuptools wheel pip ensurepip
 PKGS := openblas libpng libjpeg zlib libutf8proc jansson
 
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(GEMM_LIBS) -lpthread -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -47,8 +65,6 @@ CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
               -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
-# GEMM engine (lib/core/gemm_<engine>.c): openblas (default, the reference) or onednn
-GEMM ?= openblas
 LIB_SRC := $(sort $(filter-out lib/core/gemm_%.c,$(wildcard lib/*/*.c)) lib/core/gemm_$(GEMM).c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_SRC := $(sort $(wildcard src/*.c))
@@ -115,7 +131,8 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_UTIL_OBJ) $(STATIC)
 $(BUILD)/clipsurgery.pc: pkgconfig/clipsurgery.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )|g' $< > $@
 
 # --- dependencies -------------------------------------------------------------------------
 deps:
@@ -124,6 +141,7 @@ deps:
 
 ensure-deps:
 	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" TOOLS="abidiff abidw" \
+	    HEADERS="$(GEMM_HEADERS)" \
 	    PY_DEB_MODULES="$(PY_DEB_MODULES)" sh tools/ensure-deps.sh
 
 # --- tests --------------------------------------------------------------------------------
@@ -133,9 +151,9 @@ check: ensure-deps
 check-run: all $(TEST_BIN)
 	@BUILD=$(BUILD) SAN=$(SAN) CS_FIXTURES=$(CS_FIXTURES) PYTHON=$(PYTHON) sh tests/run-all.sh $(TEST_BIN)
 
-# ASan + UBSan build of the library and the C tests, in its own folder.
+# ASan + UBSan build of the library and the C tests, in its own folder (one per engine).
 asan: ensure-deps
-	@$(MAKE) --no-print-directory check-run BUILD=build/asan SAN=1
+	@$(MAKE) --no-print-directory check-run BUILD=$(ASAN_BUILD) SAN=1
 
 # --- demo and bench -----------------------------------------------------------------------
 demo: ensure-deps
@@ -159,7 +177,8 @@ install: all
 	ln -sf libclipsurgery.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
 	ln -sf $(SHARED_SONAME) $(DESTDIR)$(LIBDIR)/libclipsurgery.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' pkgconfig/clipsurgery.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )|g' \
+	    pkgconfig/clipsurgery.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery $(DESTDIR)$(PYTHONDIR)/clipsurgery/dask
 	install -m 644 bindings/python/clipsurgery/*.py $(DESTDIR)$(PYTHONDIR)/clipsurgery/

@@ -28,6 +28,8 @@ if [ -n "$forced" ]; then set_by=true; else set_by=false; fi
 echo "{\"bench\": \"environment\", \"OPENBLAS_CORETYPE\": \"${OPENBLAS_CORETYPE:-}\", \"set_by_run_sh\": $set_by}"
 vocab="$CS_FIXTURES/vocab/bpe_simple_vocab_16e6.txt.gz"
 [ -f "$vocab" ] && vargs="--vocab $vocab" || vargs=""
+# the in-run GEMM roof: cs_gemm on the model's shapes, f32 and (when available) bf16
+"$BUILD/bench/bench_gemm" "$model" --reps "${GEMM_REPS:-10}" || exit 1
 # shellcheck disable=SC2086
 "$BUILD/bench/bench_encode" "$model" $vargs --reps "${REPS:-3}"
 # RN50 CLIP: surgery (and raw) encode at 224 and 512 px

@@ -9,7 +9,8 @@ awk '/^```c$/{f=1;next} /^```$/{f=0} f' README.md > "$tmp/heatmap.c"
 awk '/^```python$/{f=1;next} /^```$/{f=0} f' README.md > "$tmp/example.py"
 [ -s "$tmp/heatmap.c" ] && [ -s "$tmp/example.py" ] || { echo "FAIL: README examples not found"; exit 1; }
 cc -std=c99 -Wall -Wextra -Werror -Iinclude "$tmp/heatmap.c" -o "$tmp/heatmap" "$BUILD/libclipsurgery.a" \
-    $(pkg-config --libs openblas libpng libjpeg zlib libutf8proc jansson) -lpthread -lm || { echo "FAIL: README C example does not build"; exit 1; }
+    $(pkg-config --libs openblas libpng libjpeg zlib libutf8proc jansson) \
+    $(sed -n 's/^Libs.private: //p' "$BUILD/clipsurgery.pc") || { echo "FAIL: README C example does not build"; exit 1; }
 case "$CS_FIXTURES" in /*) fx="$CS_FIXTURES" ;; *) fx="$(pwd)/$CS_FIXTURES" ;; esac
 (cd "$tmp" && ./heatmap "$fx/golden/tiny-hf-f16.safetensors" \
     "$fx/vocab/bpe_simple_vocab_16e6.txt.gz" "$fx/images/chelsea.png" cat sky) > "$tmp/c.out" \

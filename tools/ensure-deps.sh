@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian build dependencies when one is missing (as root), or says what to run.
 # Called by `make check`, `make demo` and `make bench`; reads DEB_PACKAGES, PKGS (pkg-config
-# names), TOOLS (commands) and PY_DEB_MODULES (Python modules /usr/bin/python3 must import).
+# names), TOOLS (commands), HEADERS (C headers cc must find, for libraries without a pkg-config
+# file, e.g. oneapi/dnnl/dnnl.h for make GEMM=onednn) and PY_DEB_MODULES (Python modules
+# /usr/bin/python3 must import).
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing cc"
@@ -13,6 +15,11 @@ done
 if [ -z "$missing" ]; then
     for p in $PKGS; do
         pkg-config --exists "$p" || missing="$missing $p"
+    done
+fi
+if [ -z "$missing" ]; then
+    for h in ${HEADERS:-}; do
+        printf '#include <%s>\n' "$h" | cc -E -x c - >/dev/null 2>&1 || missing="$missing $h"
     done
 fi
 # Python modules from Debian's packages (python3-numpy, python3-dask, ...), for /usr/bin/python3
