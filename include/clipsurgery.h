@@ -372,8 +372,9 @@ typedef struct cs_context cs_context;
 typedef struct cs_context_params {
     size_t size;     /* sizeof(cs_context_params) */
     int n_threads;   /* threads for the library's own loops; 0 = all online cores. Matrix
-                        products run in OpenBLAS, whose thread count the library never changes
-                        (set OPENBLAS_NUM_THREADS in the environment to bound it). */
+                        products run in the GEMM engine (cs_gemm_engine()), whose thread count
+                        the library never changes: set OPENBLAS_NUM_THREADS (openblas) or
+                        OMP_NUM_THREADS (onednn) in the environment to bound it. */
 } cs_context_params;
 
 CS_API void cs_context_params_default(cs_context_params *params);
