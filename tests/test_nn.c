@@ -2,6 +2,7 @@
  * softmax rows, layer norm; and config.json's hidden_act reaching the model. */
 #include "testutil.h"
 
+#include "core/gram.h"
 #include "core/nn.h"
 
 #include <math.h>
@@ -24,7 +25,7 @@ START_TEST(activations_match_their_definitions)
     int acts[2] = {CS_ACT_QUICK_GELU, CS_ACT_GELU};
     for (int a = 0; a < 2; a++) {
         memcpy(y, x, sizeof y);
-        cs_nn_bias_act(y, 1, 19, 19, b, acts[a]);
+        cs_nn_bias_act(NULL, y, 1, 19, 19, b, acts[a]);
         for (int i = 0; i < 19; i++) {
             double in = (double)x[i] + (double)b[i];
             double want = a == 0 ? quick_gelu_ref(in) : gelu_ref(in);
@@ -34,13 +35,13 @@ START_TEST(activations_match_their_definitions)
     }
     /* known points */
     float g[3] = {1.0f, -1.0f, 2.0f};
-    cs_nn_bias_act(g, 1, 3, 3, NULL, CS_ACT_GELU);
+    cs_nn_bias_act(NULL, g, 1, 3, 3, NULL, CS_ACT_GELU);
     ck_assert_float_eq_tol(g[0], 0.8413447f, 1e-6f);
     ck_assert_float_eq_tol(g[1], -0.1586553f, 1e-6f);
     ck_assert_float_eq_tol(g[2], 1.9544997f, 1e-6f);
     /* no activation: bias only */
     float n[2] = {1.0f, 2.0f}, nb[2] = {0.5f, -0.5f};
-    cs_nn_bias_act(n, 1, 2, 2, nb, -1);
+    cs_nn_bias_act(NULL, n, 1, 2, 2, nb, -1);
     ck_assert(n[0] == 1.5f && n[1] == 1.5f);
 }
 END_TEST
@@ -51,7 +52,7 @@ START_TEST(softmax_and_layer_norm)
     for (int i = 0; i < 21; i++) row[i] = (float)(i % 7) - 3.0f + 50.0f; /* large offset: stable */
     double z = 0;
     for (int i = 0; i < 21; i++) z += exp((double)(i % 7) - 3.0);
-    cs_nn_softmax_rows(row, 1, 21, 21);
+    cs_nn_softmax_rows(NULL, row, 1, 21, 21);
     double sum = 0;
     for (int i = 0; i < 21; i++) {
         ck_assert(fabs(row[i] - exp((double)(i % 7) - 3.0) / z) < 1e-6);
@@ -64,7 +65,7 @@ START_TEST(softmax_and_layer_norm)
         w[i] = 2.0f;
         b[i] = 1.0f;
     }
-    cs_nn_layer_norm(x, 10, y, 10, 1, 10, w, b, 1e-5f);
+    cs_nn_layer_norm(NULL, x, 10, y, 10, 1, 10, w, b, 1e-5f);
     double var = 8.25; /* of 0..9 */
     for (int i = 0; i < 10; i++)
         ck_assert(fabs(y[i] - (2.0 * (i - 4.5) / sqrt(var + 1e-5) + 1.0)) < 1e-5);
@@ -144,12 +145,173 @@ START_TEST(config_json_hidden_act_reaches_the_model)
 }
 END_TEST
 
+/* cs_gram_upper (the upper block rows of a a^T through cs_gemm) and cs_nn_sym_attention
+ * (softmax(alpha a a^T) b from that triangle) against direct double-precision products, for
+ * sizes around the block size and strided operands, on one and on several threads. */
+START_TEST(symmetric_scores_match_the_full_product)
+{
+    static const int sizes[] = {1, 2, 7, 127, 128, 129, 255, 256, 300, 512, 513, 700};
+    const int k = 13, lda = 16, d = 5, ldb = 9, ldo = 7;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        cs_context *ctx = NULL;
+        cs_context_params cp;
+        cs_context_params_default(&cp);
+        cp.n_threads = threads;
+        cs_model *m = NULL;
+        char *path = tu_fixture("golden/tiny-openai-f32.safetensors");
+        ck_assert_int_eq(cs_model_load(path, NULL, &m), CS_OK);
+        free(path);
+        ck_assert_int_eq(cs_context_create(m, &cp, &ctx), CS_OK);
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            int n = sizes[si], lds = n + 5;
+            float *a = malloc(sizeof(float) * (size_t)n * lda);
+            float *bm = malloc(sizeof(float) * (size_t)n * ldb);
+            float *s = malloc(sizeof(float) * (size_t)n * lds);
+            float *o = malloc(sizeof(float) * (size_t)n * ldo);
+            double *p = malloc(sizeof(double) * (size_t)n);
+            ck_assert(a && bm && s && o && p);
+            uint32_t r = 7u + (uint32_t)n;
+            for (int i = 0; i < n * lda; i++) {
+                r = r * 1664525u + 1013904223u;
+                a[i] = (float)(r >> 8) / 16777216.0f * 4.0f - 2.0f;
+            }
+            for (int i = 0; i < n * ldb; i++) bm[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+            for (int i = 0; i < n * lds; i++) s[i] = -12345.0f;
+            for (int i = 0; i < n * ldo; i++) o[i] = 0.5f;
+            double f0 = cs_context_flops(ctx);
+            cs_gram_upper(ctx, n, k, 0.25f, a, lda, s, lds);
+            double counted = cs_context_flops(ctx) - f0;
+            double want_flops = 0.0;
+            int bs = cs_gram_block(n);
+            for (int i0 = 0; i0 < n; i0 += bs) {
+                int mm = n - i0 < bs ? n - i0 : bs;
+                want_flops += 2.0 * mm * (double)(n - i0) * k;
+            }
+            ck_assert(counted == want_flops && counted == cs_gram_flops(n, k));
+            if (n > cs_gram_block(n)) ck_assert(counted < 2.0 * n * (double)n * k);
+            double worst = 0.0, worst_att = 0.0;
+            for (int i = 0; i < n; i++) {
+                int i0 = i / cs_gram_block(n) * cs_gram_block(n);
+                for (int j = 0; j < lds; j++) {
+                    float got = s[(size_t)i * lds + j];
+                    if (j < i0 || j >= n) { /* never written */
+                        ck_assert(got == -12345.0f);
+                        continue;
+                    }
+                    double want = 0.0;
+                    for (int c = 0; c < k; c++)
+                        want += (double)a[(size_t)i * lda + c] * a[(size_t)j * lda + c];
+                    double e = fabs(got - 0.25 * want);
+                    if (!(e <= worst)) worst = e;
+                }
+            }
+            ck_assert_msg(worst < 1e-5, "n=%d threads=%d: gram max error %g", n, threads, worst);
+            for (int acc = 0; acc <= 1; acc++) {
+                ck_assert_int_eq(cs_nn_sym_attention(ctx, a, lda, n, k, 0.7f, bm, ldb, d, o, ldo,
+                                                     acc),
+                                 CS_OK);
+                /* after acc = 0 then acc = 1, o holds twice the attention */
+                for (int i = 0; i < n; i++) {
+                    double mx = -1e300, z = 0.0;
+                    for (int j = 0; j < n; j++) {
+                        double dot = 0.0;
+                        for (int c = 0; c < k; c++)
+                            dot += (double)a[(size_t)i * lda + c] * a[(size_t)j * lda + c];
+                        p[j] = 0.7 * dot;
+                        if (p[j] > mx) mx = p[j];
+                    }
+                    for (int j = 0; j < n; j++) z += (p[j] = exp(p[j] - mx));
+                    for (int c = 0; c < d; c++) {
+                        double want = 0.0;
+                        for (int j = 0; j < n; j++) want += p[j] / z * bm[(size_t)j * ldb + c];
+                        double e = fabs(o[(size_t)i * ldo + c] - (acc + 1) * want);
+                        if (!(e <= worst_att)) worst_att = e;
+                    }
+                    for (int c = d; c < ldo; c++) ck_assert(o[(size_t)i * ldo + c] == 0.5f);
+                }
+            }
+            ck_assert_msg(worst_att < 2e-5, "n=%d threads=%d: attention max error %g", n, threads,
+                          worst_att);
+            free(a);
+            free(bm);
+            free(s);
+            free(o);
+            free(p);
+        }
+        cs_context_free(ctx);
+        cs_model_free(m);
+    }
+}
+END_TEST
+
+/* The row kernels on several threads (enough rows to split) give the serial results exactly,
+ * and the fused bias + layer norm equals a bias pass followed by the layer norm. */
+START_TEST(row_kernels_on_threads_match_serial)
+{
+    const int rows = 300, n = 777, ld = 780;
+    size_t len = (size_t)rows * ld;
+    float *x = malloc(len * sizeof(float)), *a = malloc(len * sizeof(float));
+    float *b = malloc(len * sizeof(float)), *y1 = malloc(len * sizeof(float));
+    float *y2 = malloc(len * sizeof(float)), *w = malloc(n * sizeof(float));
+    float *bias = malloc(n * sizeof(float));
+    ck_assert(x && a && b && y1 && y2 && w && bias);
+    uint32_t r = 99;
+    for (size_t i = 0; i < len; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = (float)(r >> 8) / 16777216.0f * 8.0f - 4.0f;
+    }
+    for (int i = 0; i < n; i++) {
+        w[i] = 0.5f + 0.001f * (float)i;
+        bias[i] = 0.01f * (float)(i % 13) - 0.05f;
+    }
+    cs_context ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.n_threads = 3;
+    int acts[3] = {-1, CS_ACT_QUICK_GELU, CS_ACT_GELU};
+    for (int k = 0; k < 3; k++) {
+        memcpy(a, x, len * sizeof(float));
+        memcpy(b, x, len * sizeof(float));
+        cs_nn_bias_act(NULL, a, (size_t)rows, n, ld, bias, acts[k]);
+        cs_nn_bias_act(&ctx, b, (size_t)rows, n, ld, bias, acts[k]);
+        ck_assert(memcmp(a, b, len * sizeof(float)) == 0);
+    }
+    memcpy(a, x, len * sizeof(float));
+    memcpy(b, x, len * sizeof(float));
+    cs_nn_softmax_rows(NULL, a, (size_t)rows, n, ld);
+    cs_nn_softmax_rows(&ctx, b, (size_t)rows, n, ld);
+    ck_assert(memcmp(a, b, len * sizeof(float)) == 0);
+    /* layer norm: serial vs threads, and bias fused vs separate */
+    memcpy(a, x, len * sizeof(float));
+    memcpy(b, x, len * sizeof(float));
+    cs_nn_bias_act(NULL, a, (size_t)rows, n, ld, bias, -1);
+    cs_nn_layer_norm(NULL, a, ld, y1, ld, (size_t)rows, n, w, bias, 1e-5f);
+    cs_nn_bias_layer_norm(&ctx, b, ld, bias, y2, ld, (size_t)rows, n, w, bias, 1e-5f);
+    for (int i = 0; i < rows; i++) {
+        ck_assert(memcmp(a + (size_t)i * ld, b + (size_t)i * ld, n * sizeof(float)) == 0);
+        ck_assert(memcmp(y1 + (size_t)i * ld, y2 + (size_t)i * ld, n * sizeof(float)) == 0);
+    }
+    cs_nn_layer_norm(&ctx, a, ld, y2, ld, (size_t)rows, n, w, bias, 1e-5f);
+    for (int i = 0; i < rows; i++)
+        ck_assert(memcmp(y1 + (size_t)i * ld, y2 + (size_t)i * ld, n * sizeof(float)) == 0);
+    free(x);
+    free(a);
+    free(b);
+    free(y1);
+    free(y2);
+    free(w);
+    free(bias);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 120); /* the double-precision references, under ASan too */
     tcase_add_test(tc, activations_match_their_definitions);
     tcase_add_test(tc, softmax_and_layer_norm);
+    tcase_add_test(tc, symmetric_scores_match_the_full_product);
+    tcase_add_test(tc, row_kernels_on_threads_match_serial);
     tcase_add_test(tc, config_json_hidden_act_reaches_the_model);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

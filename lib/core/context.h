@@ -36,6 +36,8 @@ enum {
     CS_BUF_RN_TOK,   /* ResNet attention pool: tokens [1 + cells, D] */
     CS_BUF_BF16_A,   /* bf16 precision: left operand of a product rounded to bfloat16 */
     CS_BUF_BF16_B,   /* bf16 precision: right operand rounded to bfloat16 */
+    CS_BUF_SYM_G,    /* symmetric attention: column-shifted exponentials of the upper blocks */
+    CS_BUF_SYM,      /* symmetric attention: row shifts, sums and column maxima [3, n] */
     CS_BUF_COUNT
 };
 

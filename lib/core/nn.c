@@ -4,6 +4,7 @@
 
 #include "core/common.h"
 #include "core/gemm.h"
+#include "core/gram.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -42,17 +43,57 @@ static inline float sum_sq_dev(const float *x, int n, float mean)
     return s;
 }
 
-void cs_nn_layer_norm(const float *x, int ldx, float *y, int ldy, size_t rows, int n,
-                      const float *w, const float *b, float eps)
+/* Rows of elementwise work given to one thread at least (a thread start costs tens of
+ * microseconds): light passes (layer norm, bias add) and passes with an exp per value. */
+#define CS_EW_MIN_FLOATS ((size_t)1 << 18)
+#define CS_EW_MIN_FLOATS_EXP ((size_t)1 << 15)
+
+static size_t min_rows(size_t per_thread, int n)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * (size_t)ldx;
-        float *yr = y + r * (size_t)ldy;
-        float mean = sum_f(xr, n) / (float)n;
-        float var = sum_sq_dev(xr, n, mean) / (float)n;
-        float rstd = 1.0f / sqrtf(var + eps);
-        for (int i = 0; i < n; i++) yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
-    }
+    return n > 0 ? (per_thread + (size_t)n - 1) / (size_t)n : 1;
+}
+
+/* One row: optionally x += pre_bias first (written back), then y = LayerNorm(x) * w + b. */
+static void layer_norm_row(float *xr, float *yr, int n, const float *pre_bias, const float *w,
+                           const float *b, float eps)
+{
+    if (pre_bias)
+        for (int i = 0; i < n; i++) xr[i] += pre_bias[i];
+    float mean = sum_f(xr, n) / (float)n;
+    float var = sum_sq_dev(xr, n, mean) / (float)n;
+    float rstd = 1.0f / sqrtf(var + eps);
+    for (int i = 0; i < n; i++) yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+}
+
+typedef struct ln_job {
+    float *x, *y;
+    int ldx, ldy, n;
+    const float *pre_bias, *w, *b;
+    float eps;
+} ln_job;
+
+static void ln_range(void *arg, size_t begin, size_t end)
+{
+    const ln_job *j = arg;
+    for (size_t r = begin; r < end; r++)
+        layer_norm_row(j->x + r * (size_t)j->ldx, j->y + r * (size_t)j->ldy, j->n, j->pre_bias,
+                       j->w, j->b, j->eps);
+}
+
+void cs_nn_layer_norm(const cs_context *ctx, const float *x, int ldx, float *y, int ldy,
+                      size_t rows, int n, const float *w, const float *b, float eps)
+{
+    /* x is only read (no pre-bias) */
+    ln_job job = {(float *)(uintptr_t)x, y, ldx, ldy, n, NULL, w, b, eps};
+    cs_parallel_for(ctx, rows, min_rows(CS_EW_MIN_FLOATS, n), ln_range, &job);
+}
+
+void cs_nn_bias_layer_norm(const cs_context *ctx, float *x, int ldx, const float *x_bias,
+                           float *y, int ldy, size_t rows, int n, const float *w, const float *b,
+                           float eps)
+{
+    ln_job job = {x, y, ldx, ldy, n, x_bias, w, b, eps};
+    cs_parallel_for(ctx, rows, min_rows(CS_EW_MIN_FLOATS, n), ln_range, &job);
 }
 
 /* exp by range reduction x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial for e^r
@@ -171,14 +212,188 @@ CS_CLONES static void bias_act_row(float *y, int n, const float *b, int act)
         for (i = 0; i < n; i++) y[i] = 0.5f * y[i] * (1.0f + erff(y[i] * 0.70710678118654752f));
 }
 
-void cs_nn_softmax_rows(float *x, size_t rows, int n, int ld)
+/* Softmax of a symmetric score matrix stored as its upper block rows (core/gram.h): row j of
+ * s holds columns [i0(j), n) with i0(j) its block row's first row; the lower blocks are never
+ * stored. For every row i the shift m_i is the maximum of its stored part and of stored column
+ * i (the rest of the full row i, by symmetry). Rewrites, per stored row j and column i:
+ *   s[j][i] = exp(S_ji - m_j)                       (P_ji before normalisation)
+ *   g[j][i] = exp(S_ji - m_i)  for i in later block rows (P_ij of the lower block, transposed)
+ * and z[i] = the full row sum of P_i. cm: n floats of scratch. */
+CS_CLONES static void sym_softmax(float *s, float *g, int n, int lds, float *m, float *z,
+                                  float *cm)
 {
-    for (size_t r = 0; r < rows; r++) softmax_row(x + r * (size_t)ld, n);
+    const vf8 zero = {0};
+    const int bs = cs_gram_block(n);
+    for (int i = 0; i < n; i++) {
+        cm[i] = -INFINITY;
+        z[i] = 0.0f;
+    }
+    for (int j = 0; j < n; j++) {
+        const float *row = s + (size_t)j * lds;
+        int i = j / bs * bs;
+        float rm = row[i];
+        vf8 vr = zero + rm;
+        for (; i + 8 <= n; i += 8) {
+            vf8 v = vload(row + i), c = vload(cm + i);
+            vr = vsel(v > vr, v, vr);
+            vstore(cm + i, vsel(v > c, v, c));
+        }
+        for (int q = 0; q < 8; q++) rm = vr[q] > rm ? vr[q] : rm;
+        for (; i < n; i++) {
+            rm = row[i] > rm ? row[i] : rm;
+            cm[i] = row[i] > cm[i] ? row[i] : cm[i];
+        }
+        m[j] = rm;
+    }
+    for (int i = 0; i < n; i++) m[i] = cm[i] > m[i] ? cm[i] : m[i];
+    /* cm now collects the column sums of g */
+    for (int i = 0; i < n; i++) cm[i] = 0.0f;
+    for (int j = 0; j < n; j++) {
+        float *row = s + (size_t)j * lds, *grow = g + (size_t)j * lds;
+        int i0 = j / bs * bs;
+        int ib = i0 + bs < n ? i0 + bs : n;
+        float mj = m[j];
+        vf8 vs = zero;
+        float sum = 0.0f;
+        int i = i0;
+        for (; i + 8 <= ib; i += 8) {
+            vf8 e = vexp(vload(row + i) - mj);
+            vstore(row + i, e);
+            vs += e;
+        }
+        for (; i < ib; i++) {
+            row[i] = exp_poly(row[i] - mj);
+            sum += row[i];
+        }
+        for (; i + 8 <= n; i += 8) {
+            vf8 x = vload(row + i);
+            vf8 e = vexp(x - mj), ge = vexp(x - vload(m + i));
+            vstore(row + i, e);
+            vstore(grow + i, ge);
+            vstore(cm + i, vload(cm + i) + ge);
+            vs += e;
+        }
+        for (; i < n; i++) {
+            float x = row[i], ge = exp_poly(x - m[i]);
+            row[i] = exp_poly(x - mj);
+            grow[i] = ge;
+            cm[i] += ge;
+            sum += row[i];
+        }
+        for (int q = 0; q < 8; q++) sum += vs[q];
+        z[j] = sum;
+    }
+    for (int i = 0; i < n; i++) z[i] += cm[i];
 }
 
-void cs_nn_bias_act(float *y, size_t rows, int n, int ld, const float *b, int act)
+/* out (=, or += when accumulate) P b for the exponentials of sym_softmax and the row sums z:
+ * per block row, its stored part times the matching rows of b, plus the transposed g blocks
+ * above it times the rows of b before it; every row divided by z. b: [n, d] (row stride ldb). */
+static void sym_product(cs_context *ctx, float *s, float *g, int n, int lds, const float *z,
+                        const float *b, int ldb, int d, float *out, int ldo, int accumulate)
 {
-    for (size_t r = 0; r < rows; r++) bias_act_row(y + r * (size_t)ld, n, b, act);
+    const int bs = cs_gram_block(n);
+    if (accumulate) {
+        /* normalise the exponentials first, then add the products: P_ji = s[j][i] / z_j and
+         * P_ij = g[j][i] / z_i */
+        for (int j = 0; j < n; j++) {
+            float *row = s + (size_t)j * lds, *grow = g + (size_t)j * lds;
+            int i0 = j / bs * bs;
+            int ib = i0 + bs < n ? i0 + bs : n;
+            float inv = 1.0f / z[j];
+            for (int i = i0; i < n; i++) row[i] *= inv;
+            for (int i = ib; i < n; i++) grow[i] /= z[i];
+        }
+    }
+    float beta = accumulate ? 1.0f : 0.0f;
+    for (int r0 = 0; r0 < n; r0 += bs) {
+        int m = n - r0 < bs ? n - r0 : bs;
+        float *o = out + (size_t)r0 * ldo;
+        cs_gemm(ctx, 0, 0, m, d, n - r0, 1.0f, s + (size_t)r0 * lds + r0, lds,
+                b + (size_t)r0 * ldb, ldb, beta, o, ldo);
+        if (r0 > 0)
+            cs_gemm(ctx, 1, 0, m, d, r0, 1.0f, g + r0, lds, b, ldb, 1.0f, o, ldo);
+    }
+    if (!accumulate)
+        for (int i = 0; i < n; i++) {
+            float inv = 1.0f / z[i];
+            float *o = out + (size_t)i * ldo;
+            for (int c = 0; c < d; c++) o[c] *= inv;
+        }
+}
+
+cs_status cs_nn_sym_attention(cs_context *ctx, const float *a, int lda, int n, int k,
+                              float alpha, const float *b, int ldb, int d, float *out, int ldo,
+                              int accumulate)
+{
+    if (n <= 0) return CS_OK;
+    size_t nn;
+    if (!cs_mul_size((size_t)n, (size_t)n, &nn))
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
+    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, nn);
+    if (!s) return CS_ERR_OUT_OF_MEMORY;
+    if (!cs_gram_worth(n)) { /* small: the full product (core/gram.h) */
+        cs_gemm(ctx, 0, 1, n, n, k, alpha, a, lda, a, lda, 0.0f, s, n);
+        cs_nn_softmax_rows(ctx, s, (size_t)n, n, n);
+        cs_gemm(ctx, 0, 0, n, d, n, 1.0f, s, n, b, ldb, accumulate ? 1.0f : 0.0f, out, ldo);
+        return CS_OK;
+    }
+    float *g = cs_ctx_buf(ctx, CS_BUF_SYM_G, nn);
+    float *vec = cs_ctx_buf(ctx, CS_BUF_SYM, (size_t)3 * n);
+    if (!s || !g || !vec) return CS_ERR_OUT_OF_MEMORY;
+    cs_gram_upper(ctx, n, k, alpha, a, lda, s, n);
+    sym_softmax(s, g, n, n, vec, vec + n, vec + 2 * (size_t)n);
+    sym_product(ctx, s, g, n, n, vec + n, b, ldb, d, out, ldo, accumulate);
+    return CS_OK;
+}
+
+typedef struct sym_job {
+    float *s, *g, *vec;
+    size_t per_head;
+    int n;
+} sym_job;
+
+/* heads [begin, end) of a group */
+static void sym_softmax_range(void *arg, size_t begin, size_t end)
+{
+    const sym_job *j = arg;
+    for (size_t h = begin; h < end; h++) {
+        float *v = j->vec + h * 3 * (size_t)j->n;
+        sym_softmax(j->s + h * j->per_head, j->g + h * j->per_head, j->n, j->n, v,
+                    v + j->n, v + 2 * (size_t)j->n);
+    }
+}
+
+typedef struct rows_job {
+    float *x;
+    int n, ld, act;
+    const float *b;
+} rows_job;
+
+static void softmax_rows_range(void *arg, size_t begin, size_t end)
+{
+    const rows_job *j = arg;
+    for (size_t r = begin; r < end; r++) softmax_row(j->x + r * (size_t)j->ld, j->n);
+}
+
+static void bias_act_range(void *arg, size_t begin, size_t end)
+{
+    const rows_job *j = arg;
+    for (size_t r = begin; r < end; r++) bias_act_row(j->x + r * (size_t)j->ld, j->n, j->b, j->act);
+}
+
+void cs_nn_softmax_rows(const cs_context *ctx, float *x, size_t rows, int n, int ld)
+{
+    rows_job job = {x, n, ld, -1, NULL};
+    cs_parallel_for(ctx, rows, min_rows(CS_EW_MIN_FLOATS_EXP, n), softmax_rows_range, &job);
+}
+
+void cs_nn_bias_act(const cs_context *ctx, float *y, size_t rows, int n, int ld, const float *b,
+                    int act)
+{
+    rows_job job = {y, n, ld, act, b};
+    size_t per = act < 0 ? CS_EW_MIN_FLOATS : CS_EW_MIN_FLOATS_EXP;
+    cs_parallel_for(ctx, rows, min_rows(per, n), bias_act_range, &job);
 }
 
 void cs_nn_linear(cs_context *ctx, const float *x, int ldx, int rows, int in, const float *w, const float *b,
@@ -186,7 +401,7 @@ void cs_nn_linear(cs_context *ctx, const float *x, int ldx, int rows, int in, co
 {
     if (rows <= 0) return;
     cs_gemm(ctx, 0, 1, rows, out, in, 1.0f, x, ldx, w, in, accumulate ? 1.0f : 0.0f, y, ldy);
-    if (b) cs_nn_bias_act(y, (size_t)rows, out, ldy, b, -1);
+    if (b) cs_nn_bias_act(ctx, y, (size_t)rows, out, ldy, b, -1);
 }
 
 cs_status cs_nn_check_kind(cs_attention_kind kind)
@@ -233,7 +448,46 @@ static void softmax_range(void *arg, size_t begin, size_t end)
 /* Scores of several heads are computed together so the softmax of a whole group runs as one
  * parallel loop (few thread start-ups per block). */
 #define CS_SCORE_GROUP_FLOATS ((size_t)4 << 20)
-#define CS_PARALLEL_MIN_FLOATS ((size_t)1 << 20)
+
+/* softmax(v v^T / sqrt(d)) v of every token, per head: the scores are symmetric, so one
+ * triangle is multiplied (cs_gram_upper) and the lower blocks are used from their transpose
+ * (sym_softmax, sym_product): no n x n matrix is ever mirrored. Heads are grouped as in
+ * cs_nn_attention; the softmax of a group runs over the heads on the context's threads. */
+static cs_status attention_vv_sym(cs_context *ctx, const float *qkv, int ld_qkv, int n, int width,
+                                  int heads, float *out, int ld_out)
+{
+    int d = width / heads;
+    size_t per_head;
+    if (!cs_mul_size((size_t)n, (size_t)n, &per_head))
+        return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
+    int group = (int)(CS_SCORE_GROUP_FLOATS / per_head);
+    if (group < 1) group = 1;
+    if (group > heads) group = heads;
+    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, per_head * (size_t)group);
+    float *g = cs_ctx_buf(ctx, CS_BUF_SYM_G, per_head * (size_t)group);
+    float *vec = cs_ctx_buf(ctx, CS_BUF_SYM, (size_t)3 * n * (size_t)group);
+    if (!s || !g || !vec) return CS_ERR_OUT_OF_MEMORY;
+    float scale = 1.0f / sqrtf((float)d);
+    for (int h0 = 0; h0 < heads; h0 += group) {
+        int h1 = h0 + group < heads ? h0 + group : heads;
+        for (int h = h0; h < h1; h++)
+            cs_gram_upper(ctx, n, d, scale, qkv + 2 * (size_t)width + (size_t)h * d, ld_qkv,
+                          s + (size_t)(h - h0) * per_head, n);
+        sym_job job = {s, g, vec, per_head, n};
+        size_t work = (size_t)(h1 - h0) * per_head;
+        if (work >= CS_EW_MIN_FLOATS_EXP * 2)
+            cs_parallel_for(ctx, (size_t)(h1 - h0), 1, sym_softmax_range, &job);
+        else
+            sym_softmax_range(&job, 0, (size_t)(h1 - h0));
+        for (int h = h0; h < h1; h++) {
+            size_t o = (size_t)(h - h0);
+            sym_product(ctx, s + o * per_head, g + o * per_head, n, n, vec + o * 3 * n + n,
+                        qkv + 2 * (size_t)width + (size_t)h * d, ld_qkv, d, out + (size_t)h * d,
+                        ld_out, 0);
+        }
+    }
+    return CS_OK;
+}
 
 cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_tok, int width,
                           int heads, cs_attention_kind kind, int causal, int q_begin,
@@ -243,6 +497,10 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
     if (st != CS_OK) return st;
     if (n_query <= 0) return CS_OK;
     int d = width / heads;
+    /* v-v of every token: symmetric scores, one triangle (core/gram.h cs_gram_worth) */
+    if (kind == CS_ATTN_VV && !causal && q_begin == 0 && n_query == n_tok &&
+        cs_gram_worth(n_tok))
+        return attention_vv_sym(ctx, qkv, ld_qkv, n_tok, width, heads, out, ld_out);
     /* With a causal mask keys after the last query row never matter. */
     int n_keys = causal ? q_begin + n_query : n_tok;
     size_t per_head;
@@ -259,19 +517,17 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
         for (int h = h0; h < h1; h++) {
             const float *q = qkv + (size_t)h * d;
             const float *k = qkv + (size_t)width + (size_t)h * d;
+            float *sh = s + (size_t)(h - h0) * per_head;
             if (kind == CS_ATTN_VV) {
                 q = qkv + 2 * (size_t)width + (size_t)h * d;
                 k = q;
             }
             cs_gemm(ctx, 0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k,
-                    ld_qkv, 0.0f, s + (size_t)(h - h0) * per_head, n_keys);
+                    ld_qkv, 0.0f, sh, n_keys);
         }
         softmax_job job = {s, n_query, n_keys, q_begin, causal};
         size_t rows = (size_t)(h1 - h0) * (size_t)n_query;
-        if (rows * (size_t)n_keys >= CS_PARALLEL_MIN_FLOATS)
-            cs_parallel_for(ctx, rows, 1 + (size_t)65536 / (size_t)n_keys, softmax_range, &job);
-        else
-            softmax_range(&job, 0, rows);
+        cs_parallel_for(ctx, rows, min_rows(CS_EW_MIN_FLOATS_EXP, n_keys), softmax_range, &job);
         for (int h = h0; h < h1; h++) {
             const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
             cs_gemm(ctx, 0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head, n_keys, v,
@@ -281,16 +537,33 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
     return CS_OK;
 }
 
-cs_status cs_nn_mlp_residual(cs_context *ctx, const cs_block_weights *blk, float *x, int ldx,
-                             int rows, int width, int mlp_dim, int act, float eps)
+static cs_status mlp_residual(cs_context *ctx, const cs_block_weights *blk, float *x, int ldx,
+                              const float *x_bias, int rows, int width, int mlp_dim, int act,
+                              float eps)
 {
     if (rows <= 0) return CS_OK;
     float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)rows * (size_t)width);
     float *h = cs_ctx_buf(ctx, CS_BUF_HID, (size_t)rows * (size_t)mlp_dim);
     if (!a || !h) return CS_ERR_OUT_OF_MEMORY;
-    cs_nn_layer_norm(x, ldx, a, width, (size_t)rows, width, blk->ln_2_w, blk->ln_2_b, eps);
+    cs_nn_bias_layer_norm(ctx, x, ldx, x_bias, a, width, (size_t)rows, width, blk->ln_2_w,
+                          blk->ln_2_b, eps);
     cs_gemm(ctx, 0, 1, rows, mlp_dim, width, 1.0f, a, width, blk->fc_w, width, 0.0f, h, mlp_dim);
-    cs_nn_bias_act(h, (size_t)rows, mlp_dim, mlp_dim, blk->fc_b, act);
+    cs_nn_bias_act(ctx, h, (size_t)rows, mlp_dim, mlp_dim, blk->fc_b, act);
     cs_nn_linear(ctx, h, mlp_dim, rows, mlp_dim, blk->proj_w, blk->proj_b, width, x, ldx, 1);
     return CS_OK;
+}
+
+cs_status cs_nn_mlp_residual(cs_context *ctx, const cs_block_weights *blk, float *x, int ldx,
+                             int rows, int width, int mlp_dim, int act, float eps)
+{
+    return mlp_residual(ctx, blk, x, ldx, NULL, rows, width, mlp_dim, act, eps);
+}
+
+cs_status cs_nn_out_mlp_residual(cs_context *ctx, const cs_block_weights *blk, const float *att,
+                                 int ld_att, float *x, int ldx, int rows, int width, int mlp_dim,
+                                 int act, float eps)
+{
+    if (rows <= 0) return CS_OK;
+    cs_gemm(ctx, 0, 1, rows, width, width, 1.0f, att, ld_att, blk->out_w, width, 1.0f, x, ldx);
+    return mlp_residual(ctx, blk, x, ldx, blk->out_b, rows, width, mlp_dim, act, eps);
 }

@@ -9,15 +9,24 @@
 #include <stddef.h>
 
 /* y = LayerNorm(x) * w + b per row of n values; x rows have stride ldx, y rows stride ldy
- * (x == y allowed with equal strides). */
-void cs_nn_layer_norm(const float *x, int ldx, float *y, int ldy, size_t rows, int n,
-                      const float *w, const float *b, float eps);
+ * (x == y allowed with equal strides). Rows run on ctx's threads when there are enough of them
+ * (ctx may be NULL: one thread); so do the other row kernels below. */
+void cs_nn_layer_norm(const cs_context *ctx, const float *x, int ldx, float *y, int ldy,
+                      size_t rows, int n, const float *w, const float *b, float eps);
+
+/* x += x_bias (each row, written back), then y = LayerNorm(x) * w + b, in one sweep per row.
+ * x_bias may be NULL. y must not overlap x. */
+void cs_nn_bias_layer_norm(const cs_context *ctx, float *x, int ldx, const float *x_bias,
+                           float *y, int ldy, size_t rows, int n, const float *w, const float *b,
+                           float eps);
 
 /* In-place softmax of each of `rows` rows of n values (row stride ld). */
-void cs_nn_softmax_rows(float *x, size_t rows, int n, int ld);
+void cs_nn_softmax_rows(const cs_context *ctx, float *x, size_t rows, int n, int ld);
 
-/* Adds b[j] to every row, then applies act (-1: none, else a cs_activation) in place. */
-void cs_nn_bias_act(float *y, size_t rows, int n, int ld, const float *b, int act);
+/* Adds b[j] to every row (b may be NULL), then applies act (-1: none, else a cs_activation) in
+ * place. */
+void cs_nn_bias_act(const cs_context *ctx, float *y, size_t rows, int n, int ld, const float *b,
+                    int act);
 
 /* Linear layer: y[rows, out] (= or +=) x[rows, in] W^T + b. W: [out, in] row-major.
  * accumulate nonzero adds to y (residual connection). b may be NULL. */
@@ -35,11 +44,26 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
                           int heads, cs_attention_kind kind, int causal, int q_begin,
                           int n_query, float *out, int ld_out);
 
+/* out[n, d] (= or += when accumulate) softmax(alpha a a^T) b, softmax over each row: the
+ * symmetric scores as one triangle (core/gram.h) and the lower blocks used from their
+ * transpose (n up to 512, see cs_gram_worth: the plain full product). a: [n, k] (row stride lda), b: [n, d] (row stride ldb), out row stride ldo.
+ * Uses the SCORES, SYM_G and SYM scratch slots. Returns CS_OK or CS_ERR_OUT_OF_MEMORY. */
+cs_status cs_nn_sym_attention(cs_context *ctx, const float *a, int lda, int n, int k,
+                              float alpha, const float *b, int ldb, int d, float *out, int ldo,
+                              int accumulate);
+
 /* Pre-LN MLP residual: x += fc2(act(fc1(ln_2(x)))) for `rows` rows of x (row stride ldx) with
  * the block's weights (width, mlp_dim). Uses the LN and HID scratch slots.
  * Returns CS_OK or CS_ERR_OUT_OF_MEMORY. */
 cs_status cs_nn_mlp_residual(cs_context *ctx, const cs_block_weights *blk, float *x, int ldx,
                              int rows, int width, int mlp_dim, int act, float eps);
+
+/* Output projection and MLP residual of a pre-LN block, the out_proj bias added in the same
+ * sweep as ln_2: x += att W_out^T + b_out, then x += fc2(act(fc1(ln_2(x)))). att: [rows, width]
+ * (row stride ld_att). Returns CS_OK or CS_ERR_OUT_OF_MEMORY. */
+cs_status cs_nn_out_mlp_residual(cs_context *ctx, const cs_block_weights *blk, const float *att,
+                                 int ld_att, float *x, int ldx, int rows, int width, int mlp_dim,
+                                 int act, float eps);
 
 /* Checks an attention kind: CS_OK for the implemented ones, CS_ERR_UNSUPPORTED for the reserved
  * ones, CS_ERR_INVALID_ARGUMENT for values outside the enum (with a message). */

@@ -97,7 +97,7 @@ static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, cons
         float *qkv = cs_ctx_buf(ctx, CS_BUF_QKV, (size_t)rows * 3 * c);
         float *att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)rows * c);
         if (!a || !qkv || !att) return CS_ERR_OUT_OF_MEMORY;
-        cs_nn_layer_norm(x, c, a, c, (size_t)rows, c, blk->ln_1_w, blk->ln_1_b, eps);
+        cs_nn_layer_norm(ctx, x, c, a, c, (size_t)rows, c, blk->ln_1_w, blk->ln_1_b, eps);
         cs_nn_linear(ctx, a, c, rows, c, blk->qkv_w, blk->qkv_b, 3 * c, qkv, 3 * c, 0);
         for (int k = 0; k < nt; k++) {
             int n = it[k].len;
@@ -117,25 +117,23 @@ static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, cons
             if (st != CS_OK) return st;
         }
         if (!last) {
-            cs_nn_linear(ctx, att, c, rows, c, blk->out_w, blk->out_b, c, x, c, 1);
-            cs_status st = cs_nn_mlp_residual(ctx, blk, x, c, rows, c, tw->mlp_dim,
-                                              (int)m->activation, eps);
+            cs_status st = cs_nn_out_mlp_residual(ctx, blk, att, c, x, c, rows, c, tw->mlp_dim,
+                                                  (int)m->activation, eps);
             if (st != CS_OK) return st;
         } else {
             for (int k = 0; k < nt; k++)
                 memcpy(eot + (size_t)k * c,
                        x + (size_t)(it[k].own + it[k].len - 1 - it[k].shared) * c,
                        (size_t)c * sizeof(float));
-            cs_nn_linear(ctx, att, c, nt, c, blk->out_w, blk->out_b, c, eot, c, 1);
-            cs_status st = cs_nn_mlp_residual(ctx, blk, eot, c, nt, c, tw->mlp_dim,
-                                              (int)m->activation, eps);
+            cs_status st = cs_nn_out_mlp_residual(ctx, blk, att, c, eot, c, nt, c, tw->mlp_dim,
+                                                  (int)m->activation, eps);
             if (st != CS_OK) return st;
         }
     }
     if (all_positions) {
         float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)rows * c);
         if (!a) return CS_ERR_OUT_OF_MEMORY;
-        cs_nn_layer_norm(x, c, a, c, (size_t)rows, c, tw->ln_final_w, tw->ln_final_b, eps);
+        cs_nn_layer_norm(ctx, x, c, a, c, (size_t)rows, c, tw->ln_final_w, tw->ln_final_b, eps);
         cs_gemm(ctx, 0, 1, rows, d, c, 1.0f, a, c, tw->proj, c, 0.0f, features, d);
         return CS_OK;
     }
@@ -146,7 +144,7 @@ static cs_status encode_chunk(cs_context *ctx, const text_item *it, int nt, cons
                    (size_t)c * sizeof(float));
     float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)nt * c);
     if (!a) return CS_ERR_OUT_OF_MEMORY;
-    cs_nn_layer_norm(eot, c, a, c, (size_t)nt, c, tw->ln_final_w, tw->ln_final_b, eps);
+    cs_nn_layer_norm(ctx, eot, c, a, c, (size_t)nt, c, tw->ln_final_w, tw->ln_final_b, eps);
     cs_gemm(ctx, 0, 1, nt, d, c, 1.0f, a, c, tw->proj, c, 0.0f, outf, d);
     for (int k = 0; k < nt; k++)
         memcpy(features + (size_t)it[k].index * d, outf + (size_t)k * d, (size_t)d * sizeof(float));

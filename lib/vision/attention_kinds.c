@@ -46,14 +46,14 @@ float cs_attn_gem_inv_temp(const float *ln, int rows, int width, int heads)
     return mean * (1.0f / sqrtf((float)(width / heads)));
 }
 
-/* scores [n, n] = alpha * a a'^T (+ bias), then softmax per row */
-static void scores_softmax(cs_context *ctx, const float *a, int lda, const float *b, int ldb, int n, int d,
-                           float alpha, const float *bias, float *s)
+/* scores [n, n] = alpha * a a^T + bias, then softmax per row (the bias makes them non-symmetric
+ * in general, so the full product) */
+static void scores_softmax_bias(cs_context *ctx, const float *a, int lda, int n, int d,
+                                float alpha, const float *bias, float *s)
 {
-    cs_gemm(ctx, 0, 1, n, n, d, alpha, a, lda, b, ldb, 0.0f, s, n);
-    if (bias)
-        for (size_t i = 0; i < (size_t)n * n; i++) s[i] += bias[i];
-    cs_nn_softmax_rows(s, (size_t)n, n, n);
+    cs_gemm(ctx, 0, 1, n, n, d, alpha, a, lda, a, lda, 0.0f, s, n);
+    for (size_t i = 0; i < (size_t)n * n; i++) s[i] += bias[i];
+    cs_nn_softmax_rows(ctx, s, (size_t)n, n, n);
 }
 
 /* rows of z [n, d] (stride ldz) normalised into dst [n, d] */
@@ -90,50 +90,51 @@ cs_status cs_attn_kind_run(cs_context *ctx, const cs_attn_opts *o, const float *
     if (kind == CS_ATTN_KK_GAUSSIAN && !o->bias)
         return cs_fail(CS_ERR_INVALID_ARGUMENT, "k-k Gaussian attention needs its bias");
     int d = width / heads;
-    size_t nn;
-    if (!cs_mul_size((size_t)n_tok, (size_t)n_tok, &nn))
-        return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
-    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, nn);
-    if (!s) return CS_ERR_OUT_OF_MEMORY;
     float scale = 1.0f / sqrtf((float)d);
-    for (int h = 0; h < heads; h++) {
+    float *s = NULL;
+    if (kind == CS_ATTN_KK_GAUSSIAN) {
+        size_t nn;
+        if (!cs_mul_size((size_t)n_tok, (size_t)n_tok, &nn))
+            return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
+        if (!(s = cs_ctx_buf(ctx, CS_BUF_SCORES, nn))) return CS_ERR_OUT_OF_MEMORY;
+    }
+    cs_status st = CS_OK;
+    for (int h = 0; h < heads && st == CS_OK; h++) {
         const float *q = qkv + (size_t)h * d;
         const float *k = q + width;
         const float *v = q + 2 * (size_t)width;
         float *oh = out + (size_t)h * d;
-        if (kind == CS_ATTN_QQ || kind == CS_ATTN_KK_GAUSSIAN) {
-            const float *z = kind == CS_ATTN_QQ ? q : k;
-            scores_softmax(ctx, z, ld_qkv, z, ld_qkv, n_tok, d, scale,
-                           kind == CS_ATTN_KK_GAUSSIAN ? o->bias : NULL, s);
+        if (kind == CS_ATTN_KK_GAUSSIAN) {
+            scores_softmax_bias(ctx, k, ld_qkv, n_tok, d, scale, o->bias, s);
             cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
+        } else if (kind == CS_ATTN_QQ) {
+            st = cs_nn_sym_attention(ctx, q, ld_qkv, n_tok, d, scale, v, ld_qkv, d, oh, ld_out, 0);
         } else if (kind == CS_ATTN_QQ_KK) {
-            float *s2 = cs_ctx_buf(ctx, CS_BUF_SCORES2, nn);
-            if (!s2) return CS_ERR_OUT_OF_MEMORY;
-            scores_softmax(ctx, q, ld_qkv, q, ld_qkv, n_tok, d, scale, NULL, s);
-            scores_softmax(ctx, k, ld_qkv, k, ld_qkv, n_tok, d, scale, NULL, s2);
-            for (size_t i = 0; i < nn; i++) s[i] += s2[i];
-            cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, 0.0f, oh, ld_out);
+            st = cs_nn_sym_attention(ctx, q, ld_qkv, n_tok, d, scale, v, ld_qkv, d, oh, ld_out, 0);
+            if (st == CS_OK)
+                st = cs_nn_sym_attention(ctx, k, ld_qkv, n_tok, d, scale, v, ld_qkv, d, oh,
+                                         ld_out, 1);
         } else { /* CS_ATTN_SELF_SELF */
             float *z = cs_ctx_buf(ctx, CS_BUF_ZBUF, (size_t)3 * n_tok * d);
             if (!z) return CS_ERR_OUT_OF_MEMORY;
             float *z2 = z + (size_t)n_tok * d, *acc = z2 + (size_t)n_tok * d;
             const float *src[3] = {v, k, q};
             float beta = o->inv_temp;
-            for (int b = 0; b < 3; b++) {
+            for (int b = 0; b < 3 && st == CS_OK; b++) {
                 normalize_rows(src[b], ld_qkv, n_tok, d, z);
-                for (int it = 0; it < o->iterations; it++) {
-                    scores_softmax(ctx, z, d, z, d, n_tok, d, beta, NULL, s);
-                    cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, z, d, 0.0f, z2, d);
+                for (int it = 0; it < o->iterations && st == CS_OK; it++) {
+                    st = cs_nn_sym_attention(ctx, z, d, n_tok, d, beta, z, d, d, z2, d, 0);
                     normalize_rows(z2, d, n_tok, d, z);
                 }
-                scores_softmax(ctx, z, d, z, d, n_tok, d, beta, NULL, s);
-                cs_gemm(ctx, 0, 0, n_tok, d, n_tok, 1.0f, s, n_tok, v, ld_qkv, b ? 1.0f : 0.0f, acc,
-                        d);
+                if (st == CS_OK)
+                    st = cs_nn_sym_attention(ctx, z, d, n_tok, d, beta, v, ld_qkv, d, acc, d,
+                                             b > 0);
             }
+            if (st != CS_OK) return st;
             for (int r = 0; r < n_tok; r++)
                 for (int c = 0; c < d; c++)
                     oh[(size_t)r * ld_out + c] = acc[(size_t)r * d + c] / 3.0f;
         }
     }
-    return CS_OK;
+    return st;
 }

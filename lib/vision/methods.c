@@ -210,10 +210,7 @@ static cs_status modified_block(cs_context *ctx, int block, const cs_method_para
     if (p->keep_ffn &&
         (st = cs_nn_mlp_residual(ctx, blk, z, c, rows, c, v->mlp_dim, act, eps)) != CS_OK)
         return st;
-    if (att) {
-        cs_nn_linear(ctx, att, c, rows, c, blk->out_w, blk->out_b, c, x, c, 1);
-        return cs_nn_mlp_residual(ctx, blk, x, c, rows, c, v->mlp_dim, act, eps);
-    }
+    if (att) return cs_nn_out_mlp_residual(ctx, blk, att, c, x, c, rows, c, v->mlp_dim, act, eps);
     return CS_OK;
 }
 

@@ -134,7 +134,7 @@ cs_status cs_vit_embed_batch(cs_context *ctx, const float *pixels, int batch, in
         cs_gemm(ctx, 0, 1, n, c, kdim, 1.0f, u, kdim, v->patch_w, kdim, 0.0f, xb + c, c);
         for (int k = 0; k < c; k++) xb[k] = v->class_embedding[k] + pos[k];
         for (size_t i = (size_t)c; i < (size_t)t * c; i++) xb[i] += pos[i];
-        cs_nn_layer_norm(xb, c, xb, c, (size_t)t, c, v->ln_pre_w, v->ln_pre_b,
+        cs_nn_layer_norm(ctx, xb, c, xb, c, (size_t)t, c, v->ln_pre_w, v->ln_pre_b,
                          ctx->model->layer_norm_eps);
     }
     return CS_OK;
@@ -149,7 +149,7 @@ cs_status cs_vit_ln_qkv(cs_context *ctx, const cs_block_weights *blk, const floa
     float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)rows * c);
     float *qkv = cs_ctx_buf(ctx, CS_BUF_QKV, (size_t)rows * 3 * c);
     if (!a || !qkv) return CS_ERR_OUT_OF_MEMORY;
-    cs_nn_layer_norm(x, c, a, c, (size_t)rows, c, blk->ln_1_w, blk->ln_1_b,
+    cs_nn_layer_norm(ctx, x, c, a, c, (size_t)rows, c, blk->ln_1_w, blk->ln_1_b,
                      ctx->model->layer_norm_eps);
     cs_nn_linear(ctx, a, c, rows, c, blk->qkv_w, blk->qkv_b, 3 * c, qkv, 3 * c, 0);
     *qkv_out = qkv;
@@ -183,9 +183,8 @@ cs_status cs_vit_block_plain(cs_context *ctx, int block, float *x, int n_seq, in
     if (st != CS_OK) return st;
     if (!(att = cs_ctx_buf(ctx, CS_BUF_ATT, (size_t)rows * c))) return CS_ERR_OUT_OF_MEMORY;
     if ((st = attn_batch(ctx, qkv, n_seq, t, CS_ATTN_QK, t, att, t)) != CS_OK) return st;
-    cs_nn_linear(ctx, att, c, rows, c, blk->out_w, blk->out_b, c, x, c, 1);
-    return cs_nn_mlp_residual(ctx, blk, x, c, rows, c, m->vision.mlp_dim, (int)m->activation,
-                              m->layer_norm_eps);
+    return cs_nn_out_mlp_residual(ctx, blk, att, c, x, c, rows, c, m->vision.mlp_dim,
+                                  (int)m->activation, m->layer_norm_eps);
 }
 
 enum { ORI_FULL = 0, ORI_CLS_ONLY = 1, ORI_NONE = 2 };
@@ -215,19 +214,21 @@ static cs_status block_dual(cs_context *ctx, int block, const cs_surgery_params 
     } else if (ori_mode == ORI_CLS_ONLY) {
         if ((st = attn_batch(ctx, qkv, n_seq, t, CS_ATTN_QK, 1, att, 1)) != CS_OK) return st;
     }
-    cs_nn_linear(ctx, att2, c, rows, c, blk->out_w, blk->out_b, c, x_new, c, 1);
     if (sp->new_path_ffn) {
-        st = cs_nn_mlp_residual(ctx, blk, x_new, c, rows, c, m->vision.mlp_dim, act, eps);
+        st = cs_nn_out_mlp_residual(ctx, blk, att2, c, x_new, c, rows, c, m->vision.mlp_dim, act,
+                                    eps);
         if (st != CS_OK) return st;
+    } else {
+        cs_nn_linear(ctx, att2, c, rows, c, blk->out_w, blk->out_b, c, x_new, c, 1);
     }
     if (ori_mode == ORI_FULL) {
-        cs_nn_linear(ctx, att, c, rows, c, blk->out_w, blk->out_b, c, x_ori, c, 1);
-        return cs_nn_mlp_residual(ctx, blk, x_ori, c, rows, c, m->vision.mlp_dim, act, eps);
+        return cs_nn_out_mlp_residual(ctx, blk, att, c, x_ori, c, rows, c, m->vision.mlp_dim,
+                                      act, eps);
     }
     if (ori_mode == ORI_CLS_ONLY) {
         /* class rows are every t-th row: a strided matrix of n_seq rows */
-        cs_nn_linear(ctx, att, c, n_seq, c, blk->out_w, blk->out_b, c, x_ori, t * c, 1);
-        return cs_nn_mlp_residual(ctx, blk, x_ori, t * c, n_seq, c, m->vision.mlp_dim, act, eps);
+        return cs_nn_out_mlp_residual(ctx, blk, att, c, x_ori, t * c, n_seq, c,
+                                      m->vision.mlp_dim, act, eps);
     }
     return CS_OK;
 }
@@ -240,7 +241,7 @@ cs_status cs_vit_project(cs_context *ctx, const float *x, int rows, float *featu
     int c = v->width, d = m->embed_dim;
     float *a = cs_ctx_buf(ctx, CS_BUF_LN, (size_t)rows * c);
     if (!a) return CS_ERR_OUT_OF_MEMORY;
-    cs_nn_layer_norm(x, c, a, c, (size_t)rows, c, v->ln_post_w, v->ln_post_b, m->layer_norm_eps);
+    cs_nn_layer_norm(ctx, x, c, a, c, (size_t)rows, c, v->ln_post_w, v->ln_post_b, m->layer_norm_eps);
     cs_gemm(ctx, 0, 1, rows, d, c, 1.0f, a, c, v->proj, c, 0.0f, features, d);
     return CS_OK;
 }
