@@ -55,46 +55,6 @@ static double time_shape(cs_context *ctx, const gemm_shape *s, const float *a, c
     return best;
 }
 
-/* The 12 heads of one 512 px attention as one cs_gemm_batch: q k^T (scores [12, 1025, 1025]) and
- * s v (into the [1025, 768] head outputs). Prints one line each. */
-static int time_batched(cs_context *ctx, const char *prec, int reps)
-{
-    const int heads = 12, t = 1025, d = 64, ld = 3 * 768;
-    float *qkv = rand_buf((size_t)t * ld, 3u), *s = rand_buf((size_t)heads * t * t, 4u);
-    float *out = (float *)malloc(sizeof(float) * (size_t)t * 768);
-    if (!qkv || !s || !out) {
-        free(qkv);
-        free(s);
-        free(out);
-        return 1;
-    }
-    for (int which = 0; which < 2; which++) {
-        double best = 1e30;
-        for (int r = 0; r <= reps; r++) {
-            double t0 = now_s();
-            if (which == 0)
-                cs_gemm_batch(ctx, heads, 0, 1, t, t, d, 0.125f, qkv, ld, (size_t)d, qkv + 768, ld,
-                              (size_t)d, 0.0f, s, t, (size_t)t * t);
-            else
-                cs_gemm_batch(ctx, heads, 0, 0, t, d, t, 1.0f, s, t, (size_t)t * t,
-                              qkv + 2 * 768, ld, (size_t)d, 0.0f, out, 768, (size_t)d);
-            double dt = now_s() - t0;
-            if (r > 0 && dt < best) best = dt; /* r = 0: warm-up */
-        }
-        double flops = 2.0 * heads * (double)t * t * d;
-        printf("{\"bench\": \"gemm_roof\", \"engine\": \"%s\", \"precision\": \"%s\", "
-               "\"kind\": \"attention_batched\", \"batch\": %d, \"m\": %d, \"n\": %d, "
-               "\"k\": %d, \"trans_b\": %d, \"best_ms\": %.3f, \"gflops\": %.1f}\n",
-               cs_gemm_engine(), prec, heads, t, which ? d : t, which ? t : d, which ? 0 : 1,
-               best * 1e3, flops / best * 1e-9);
-        fflush(stdout);
-    }
-    free(qkv);
-    free(s);
-    free(out);
-    return 0;
-}
-
 static int run(const char *model_path, int bf16, int reps)
 {
     const char *prec = bf16 ? "bf16" : "f32";
@@ -163,7 +123,6 @@ static int run(const char *model_path, int bf16, int reps)
             if (gf > roof) roof = gf;
         }
     }
-    rc |= time_batched(ctx, prec, reps);
     printf("{\"bench\": \"gemm_roof_summary\", \"engine\": \"%s\", \"precision\": \"%s\", "
            "\"shapes\": \"linear\", \"reps\": %d, \"roof_gflops\": %.1f, "
            "\"weighted_mean_gflops\": %.1f, \"aggregate_gflops\": %.1f, \"OMP_NUM_THREADS\": "

@@ -5,7 +5,6 @@
 #include "core/gemm.h"
 
 #include "core/bf16.h"
-#include "core/common.h"
 #include "core/gemm_engine.h"
 
 #include <stddef.h>
@@ -60,53 +59,4 @@ void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, flo
     }
     cs_engine_sgemm(ctx ? ctx->engine : NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
                     beta, c, ldc);
-}
-
-/* bf16 copies of `batch` operands op(X_i) stored [rows, cols] (stride ld, X_i = X + i * stride)
- * packed one after the other in scratch slot `slot` (*stride_out = rows * cols). */
-static const uint16_t *bf16_batch_operand(cs_context *ctx, int slot, int batch, const float *x,
-                                          int ld, size_t stride, int rows, int cols,
-                                          size_t *stride_out)
-{
-    size_t per = (size_t)rows * (size_t)cols, n;
-    if (!cs_mul_size(per, (size_t)batch, &n)) return NULL;
-    uint16_t *d = (uint16_t *)cs_ctx_buf(ctx, slot, n / 2 + 1);
-    if (!d) return NULL;
-    for (int i = 0; i < batch; i++)
-        cs_bf16_from_f32(x + (size_t)i * stride, (size_t)ld, (size_t)rows, (size_t)cols,
-                         d + (size_t)i * per);
-    *stride_out = per;
-    return d;
-}
-
-void cs_gemm_batch(cs_context *ctx, int batch, int trans_a, int trans_b, int m, int n, int k,
-                   float alpha, const float *a, int lda, size_t stride_a, const float *b, int ldb,
-                   size_t stride_b, float beta, float *c, int ldc, size_t stride_c)
-{
-    if (batch <= 0 || m <= 0 || n <= 0) return;
-    if (batch == 1 || k <= 0) {
-        for (int i = 0; i < batch; i++)
-            cs_gemm(ctx, trans_a, trans_b, m, n, k, alpha, a + (size_t)i * stride_a, lda,
-                    b + (size_t)i * stride_b, ldb, beta, c + (size_t)i * stride_c, ldc);
-        return;
-    }
-    if (ctx) {
-        ctx->flops += 2.0 * (double)batch * (double)m * (double)n * (double)k;
-        if (ctx->precision == CS_PRECISION_BF16) {
-            size_t sa, sb;
-            const uint16_t *a16 = bf16_batch_operand(ctx, CS_BUF_BF16_A, batch, a, lda, stride_a,
-                                                     trans_a ? k : m, trans_a ? m : k, &sa);
-            const uint16_t *b16 =
-                a16 ? bf16_batch_operand(ctx, CS_BUF_BF16_B, batch, b, ldb, stride_b,
-                                         trans_b ? n : k, trans_b ? k : n, &sb)
-                    : NULL;
-            if (b16 && cs_engine_gemm_bf16_batch(ctx->engine, batch, trans_a, trans_b, m, n, k,
-                                                 alpha, a16, trans_a ? m : k, sa, b16,
-                                                 trans_b ? k : n, sb, beta, c, ldc,
-                                                 stride_c) == 0)
-                return;
-        }
-    }
-    cs_engine_sgemm_batch(ctx ? ctx->engine : NULL, batch, trans_a, trans_b, m, n, k, alpha, a,
-                          lda, stride_a, b, ldb, stride_b, beta, c, ldc, stride_c);
 }

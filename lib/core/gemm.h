@@ -4,8 +4,6 @@
 
 #include "core/context.h"
 
-#include <stddef.h>
-
 /* The one GEMM wrapper (row-major):
  *   C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C
  * trans_a/trans_b nonzero: the operand is stored transposed (A as [k,m], B as [n,k]).
@@ -18,12 +16,5 @@
  * it computes in f32. */
 void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
-
-/* `batch` products of one shape: C_i = alpha * op(A_i) op(B_i) + beta * C_i with X_i = X + i *
- * stride_x elements (e.g. the heads of an attention, stride = head width). One engine call for
- * all (oneDNN: one batched matmul). Same precision, counting and fallbacks as cs_gemm. */
-void cs_gemm_batch(cs_context *ctx, int batch, int trans_a, int trans_b, int m, int n, int k,
-                   float alpha, const float *a, int lda, size_t stride_a, const float *b, int ldb,
-                   size_t stride_b, float beta, float *c, int ldc, size_t stride_c);
 
 #endif

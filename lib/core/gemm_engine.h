@@ -4,7 +4,6 @@
 #ifndef CS_GEMM_ENGINE_H
 #define CS_GEMM_ENGINE_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 /* Per-context engine state (oneDNN: engine, stream, primitive cache). Opaque. */
@@ -33,18 +32,5 @@ int cs_engine_has_bf16(const char **why);
 int cs_engine_gemm_bf16(cs_engine_state *st, int trans_a, int trans_b, int m, int n, int k,
                         float alpha, const uint16_t *a, int lda, const uint16_t *b, int ldb,
                         float beta, float *c, int ldc);
-
-/* Batched forms: `batch` products of the same shape, operand i at X + i * stride_x elements
- * (stride_c for C). One engine call for all of them (oneDNN: one batched matmul, so small
- * products such as the heads of an attention share the threads); same fallbacks and return
- * values as the single forms. batch >= 1. */
-void cs_engine_sgemm_batch(cs_engine_state *st, int batch, int trans_a, int trans_b, int m, int n,
-                           int k, float alpha, const float *a, int lda, size_t stride_a,
-                           const float *b, int ldb, size_t stride_b, float beta, float *c,
-                           int ldc, size_t stride_c);
-int cs_engine_gemm_bf16_batch(cs_engine_state *st, int batch, int trans_a, int trans_b, int m,
-                              int n, int k, float alpha, const uint16_t *a, int lda,
-                              size_t stride_a, const uint16_t *b, int ldb, size_t stride_b,
-                              float beta, float *c, int ldc, size_t stride_c);
 
 #endif

@@ -28,9 +28,8 @@
 enum { KIND_F32 = 0, KIND_BF16 = 1 };
 
 typedef struct {
-    int kind, ta, tb, m, n, k, lda, ldb, ldc, batch;
+    int kind, ta, tb, m, n, k, lda, ldb, ldc;
     uint32_t alpha_bits, beta_bits;
-    size_t sa, sb, sc; /* batch strides (batch > 1) */
 } prim_key;
 
 typedef struct {
@@ -95,10 +94,9 @@ static uint32_t float_bits(float f)
 }
 
 /* Row-major op(X) [rows, cols] of a matrix stored [rows, cols] (trans 0) or [cols, rows]
- * (trans 1) with row stride ld; with batch > 1 a [batch, rows, cols] tensor whose matrices are
- * `stride` elements apart. */
+ * (trans 1) with row stride ld. */
 static dnnl_status_t md_init(dnnl_memory_desc_t *md, dnnl_data_type_t dt, int trans, int rows,
-                             int cols, int ld, int batch, size_t stride)
+                             int cols, int ld)
 {
     dnnl_dims_t dims = {rows, cols};
     dnnl_dims_t strides = {0, 0};
@@ -109,9 +107,7 @@ static dnnl_status_t md_init(dnnl_memory_desc_t *md, dnnl_data_type_t dt, int tr
         strides[0] = ld;
         strides[1] = 1;
     }
-    if (batch <= 1) return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
-    dnnl_dims_t dims3 = {batch, rows, cols}, strides3 = {(dnnl_dim_t)stride, strides[0], strides[1]};
-    return dnnl_memory_desc_init_by_strides(md, 3, dims3, dt, strides3);
+    return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
 /* Creates the primitive and memory objects of e->key. Returns 0 on success (e->use_blas set when
@@ -128,9 +124,9 @@ static int entry_build(cs_engine_state *st, prim_entry *e)
     float alpha, beta;
     memcpy(&alpha, &k->alpha_bits, sizeof alpha);
     memcpy(&beta, &k->beta_bits, sizeof beta);
-    int ok = md_init(&src_md, in_dt, k->ta, k->m, k->k, k->lda, k->batch, k->sa) == dnnl_success &&
-             md_init(&wei_md, in_dt, k->tb, k->k, k->n, k->ldb, k->batch, k->sb) == dnnl_success &&
-             md_init(&dst_md, dnnl_f32, 0, k->m, k->n, k->ldc, k->batch, k->sc) == dnnl_success &&
+    int ok = md_init(&src_md, in_dt, k->ta, k->m, k->k, k->lda) == dnnl_success &&
+             md_init(&wei_md, in_dt, k->tb, k->k, k->n, k->ldb) == dnnl_success &&
+             md_init(&dst_md, dnnl_f32, 0, k->m, k->n, k->ldc) == dnnl_success &&
              dnnl_matmul_desc_init(&desc, &src_md, &wei_md, NULL, &dst_md) == dnnl_success &&
              dnnl_primitive_attr_create(&attr) == dnnl_success;
     if (ok && alpha != 1.0f)
@@ -230,7 +226,6 @@ static void key_init(prim_key *key, int kind, int ta, int tb, int m, int n, int 
     key->ldc = ldc;
     key->alpha_bits = float_bits(alpha);
     key->beta_bits = float_bits(beta);
-    key->batch = 1;
 }
 
 void cs_engine_sgemm(cs_engine_state *st, int trans_a, int trans_b, int m, int n, int k,
@@ -274,39 +269,4 @@ int cs_engine_gemm_bf16(cs_engine_state *st, int trans_a, int trans_b, int m, in
     int r = e && !e->use_blas ? entry_run(st, e, a, b, c) : -1;
     cs_engine_state_free(tmp);
     return r;
-}
-
-void cs_engine_sgemm_batch(cs_engine_state *st, int batch, int trans_a, int trans_b, int m, int n,
-                           int k, float alpha, const float *a, int lda, size_t stride_a,
-                           const float *b, int ldb, size_t stride_b, float beta, float *c,
-                           int ldc, size_t stride_c)
-{
-    if (st && batch > 1) {
-        prim_key key;
-        key_init(&key, KIND_F32, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc);
-        key.batch = batch;
-        key.sa = stride_a, key.sb = stride_b, key.sc = stride_c;
-        prim_entry *e = lookup(st, &key);
-        if (e && !e->use_blas && entry_run(st, e, a, b, c) == 0) return;
-    }
-    for (int i = 0; i < batch; i++)
-        cs_engine_sgemm(st, trans_a, trans_b, m, n, k, alpha, a + (size_t)i * stride_a, lda,
-                        b + (size_t)i * stride_b, ldb, beta, c + (size_t)i * stride_c, ldc);
-}
-
-int cs_engine_gemm_bf16_batch(cs_engine_state *st, int batch, int trans_a, int trans_b, int m,
-                              int n, int k, float alpha, const uint16_t *a, int lda,
-                              size_t stride_a, const uint16_t *b, int ldb, size_t stride_b,
-                              float beta, float *c, int ldc, size_t stride_c)
-{
-    if (batch <= 1)
-        return cs_engine_gemm_bf16(st, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                   ldc);
-    if (!st) return -1;
-    prim_key key;
-    key_init(&key, KIND_BF16, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc);
-    key.batch = batch;
-    key.sa = stride_a, key.sb = stride_b, key.sc = stride_c;
-    prim_entry *e = lookup(st, &key);
-    return e && !e->use_blas ? entry_run(st, e, a, b, c) : -1;
 }

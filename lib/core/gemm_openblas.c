@@ -24,27 +24,6 @@ void cs_engine_sgemm(cs_engine_state *st, int trans_a, int trans_b, int m, int n
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void cs_engine_sgemm_batch(cs_engine_state *st, int batch, int trans_a, int trans_b, int m, int n,
-                           int k, float alpha, const float *a, int lda, size_t stride_a,
-                           const float *b, int ldb, size_t stride_b, float beta, float *c,
-                           int ldc, size_t stride_c)
-{
-    for (int i = 0; i < batch; i++)
-        cs_engine_sgemm(st, trans_a, trans_b, m, n, k, alpha, a + (size_t)i * stride_a, lda,
-                        b + (size_t)i * stride_b, ldb, beta, c + (size_t)i * stride_c, ldc);
-}
-
-int cs_engine_gemm_bf16_batch(cs_engine_state *st, int batch, int trans_a, int trans_b, int m,
-                              int n, int k, float alpha, const uint16_t *a, int lda,
-                              size_t stride_a, const uint16_t *b, int ldb, size_t stride_b,
-                              float beta, float *c, int ldc, size_t stride_c)
-{
-    (void)st, (void)batch, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha,
-        (void)a, (void)lda, (void)stride_a, (void)b, (void)ldb, (void)stride_b, (void)beta,
-        (void)c, (void)ldc, (void)stride_c;
-    return -1;
-}
-
 int cs_engine_has_bf16(const char **why)
 {
     if (why)
