@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* bf16 rounds every product operand to 8 significant bits: the tiny models' features (|x| up to
- * ~3) then move by up to a few 1e-2 (measured values are printed by the tests). */
-#define TOL_BF16_ABS 0.08
+/* bf16 rounds every product operand to 8 significant bits. Measured on the tiny models (oneDNN,
+ * AVX512_BF16): ViT features max abs 0.016 (min token cosine 0.99998), ResNet 0.051 (0.9996),
+ * text ensembles 0.0014. The tolerances leave about 2x of margin. */
+#define TOL_BF16_VIT 0.04
+#define TOL_BF16_RESNET 0.1
 #define TOL_BF16_COS 0.999
 
 static cs_status load(const char *rel, unsigned flags, cs_model **m)
@@ -112,7 +114,7 @@ static void compare(const float *a, const float *b, size_t rows, int dim, double
 
 /* Surgery features of the golden input with the model loaded in bf16 against the golden. */
 static void bf16_golden(const char *model_rel, const char *golden_rel, const char *input,
-                        const char *expect, int n_blocks)
+                        const char *expect, int n_blocks, double tol)
 {
     if (!bf16_available()) return;
     cs_safetensors *g = tu_open_golden(golden_rel);
@@ -134,7 +136,7 @@ static void bf16_golden(const char *model_rel, const char *golden_rel, const cha
     double err, cosv;
     compare(got, want, n / (size_t)d, d, &err, &cosv);
     printf("bf16 %s %s: max abs %.3g, min token cosine %.6f\n", model_rel, expect, err, cosv);
-    ck_assert_msg(err <= TOL_BF16_ABS, "%s: max abs %g over %g", expect, err, TOL_BF16_ABS);
+    ck_assert_msg(err <= tol, "%s: max abs %g over %g", expect, err, tol);
     ck_assert_msg(cosv >= TOL_BF16_COS, "%s: min cosine %g under %g", expect, cosv, TOL_BF16_COS);
     /* and it really ran in bf16: not bit-equal to f32 */
     ck_assert(err > 0.0);
@@ -149,14 +151,14 @@ static void bf16_golden(const char *model_rel, const char *golden_rel, const cha
 START_TEST(bf16_vit_surgery_golden)
 {
     bf16_golden("golden/tiny-openai-f32.safetensors", "golden/tiny-golden.safetensors",
-                "input.x64", "cs.image_features", 6);
+                "input.x64", "cs.image_features", 6, TOL_BF16_VIT);
 }
 END_TEST
 
 START_TEST(bf16_vit_raw_golden)
 {
     bf16_golden("golden/tiny-openai-f32.safetensors", "golden/tiny-golden.safetensors",
-                "input.x64", "raw.image_features", 0);
+                "input.x64", "raw.image_features", 0, TOL_BF16_VIT);
 }
 END_TEST
 
@@ -222,7 +224,7 @@ END_TEST
 START_TEST(bf16_resnet_surgery_golden)
 {
     bf16_golden("golden/rn-tiny-openai-f32.safetensors", "golden/rn-tiny-golden.safetensors",
-                "input.x64", "cs.image_features", 6);
+                "input.x64", "cs.image_features", 6, TOL_BF16_RESNET);
 }
 END_TEST
 
@@ -251,7 +253,7 @@ START_TEST(bf16_text_ensemble_golden)
     double err, cosv;
     compare(got, want, 12, d, &err, &cosv);
     printf("bf16 text.ensemble: max abs %.3g, min cosine %.6f\n", err, cosv);
-    ck_assert_msg(err <= TOL_BF16_ABS && cosv >= TOL_BF16_COS, "ensemble %g %g", err, cosv);
+    ck_assert_msg(err <= TOL_BF16_VIT && cosv >= TOL_BF16_COS, "ensemble %g %g", err, cosv);
     free(got);
     free(want);
     free(vocab);
