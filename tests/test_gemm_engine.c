@@ -7,6 +7,7 @@
 
 #include "core/context.h"
 #include "core/gemm.h"
+#include "io/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -227,22 +228,46 @@ START_TEST(bf16_matches_the_loop_on_rounded_operands_or_is_refused)
             double e = run_shape(ctx, &SHAPES[i], 1, 1e-5);
             if (e > worst) worst = e;
         }
-    printf("gemm_engine onednn bf16: max relative error %.3g (on bf16-rounded operands)\n",
+    printf("gemm_engine onednn bf16, activation products (run in f32): max relative error %.3g\n",
            worst);
-    /* unrounded operands: the bf16 product differs from f32 by the rounding, and is not f32 */
-    shape s = {0, 1, 64, 64, 256, 0, 0, 0, 1.0f, 0.0f};
-    mat a = mat_new(0, s.m, s.k, 0), b = mat_new(1, s.k, s.n, 0);
-    float *c16 = (float *)malloc(sizeof(float) * 64 * 64), *c32 = malloc(sizeof(float) * 64 * 64);
-    ck_assert(c16 && c32);
-    cs_gemm(ctx, 0, 1, s.m, s.n, s.k, 1.0f, a.p, a.ld, b.p, b.ld, 0.0f, c16, s.n);
-    cs_gemm(NULL, 0, 1, s.m, s.n, s.k, 1.0f, a.p, a.ld, b.p, b.ld, 0.0f, c32, s.n);
-    double d = tu_max_abs_diff(c16, c32, 64 * 64);
-    printf("gemm_engine onednn bf16 vs f32 on unrounded [-1,1) operands, k=256: max abs %.3g\n", d);
-    ck_assert(d > 0.0 && d < 0.1);
-    free(a.p);
-    free(b.p);
-    free(c16);
-    free(c32);
+    /* products with a model weight run in bf16: the weight's bf16 copy times the activation
+     * rounded to bf16, against the double loop on the rounded values; and not equal to f32 */
+    const cs_block_weights *blk = &m->vision.blocks[0];
+    int w = m->vision.width; /* qkv_w [3w, w], fc_w [mlp, w] */
+    const int rows[3] = {1, 7, 197};
+    for (int r = 0; r < 3; r++) {
+        int mm = rows[r], nn = 3 * w, kk = w;
+        mat a = mat_new(0, mm, kk, 3);
+        float *ar = (float *)malloc(sizeof(float) * (size_t)mm * a.ld);
+        float *c16 = (float *)malloc(sizeof(float) * (size_t)mm * nn);
+        float *c32 = (float *)malloc(sizeof(float) * (size_t)mm * nn);
+        ck_assert(ar && c16 && c32);
+        for (size_t i = 0; i < (size_t)mm * a.ld; i++) ar[i] = bf16_round(a.p[i]);
+        cs_gemm(ctx, 0, 1, mm, nn, kk, 1.0f, a.p, a.ld, blk->qkv_w, kk, 0.0f, c16, nn);
+        cs_gemm(NULL, 0, 1, mm, nn, kk, 1.0f, a.p, a.ld, blk->qkv_w, kk, 0.0f, c32, nn);
+        double e = 0.0;
+        for (int i = 0; i < mm; i++)
+            for (int j = 0; j < nn; j++) {
+                double acc = 0.0, mag = 0.0;
+                for (int p = 0; p < kk; p++) {
+                    double t = (double)ar[(size_t)i * a.ld + p] *
+                               bf16_round(blk->qkv_w[(size_t)j * kk + p]);
+                    acc += t;
+                    mag += fabs(t);
+                }
+                double err = fabs(c16[(size_t)i * nn + j] - acc) / (mag + 1e-30);
+                if (err > e) e = err;
+            }
+        double d = tu_max_abs_diff(c16, c32, (size_t)mm * nn);
+        printf("gemm_engine onednn bf16 weight product %dx%dx%d: max relative error %.3g on "
+               "rounded operands; max abs %.3g from f32\n", mm, nn, kk, e, d);
+        ck_assert_msg(e <= 1e-5, "bf16 weight product off by %g", e);
+        ck_assert_msg(d > 0.0, "the weight product did not run in bf16");
+        free(a.p);
+        free(ar);
+        free(c16);
+        free(c32);
+    }
     cs_context_free(ctx);
     cs_model_free(m);
 }

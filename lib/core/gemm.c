@@ -1,7 +1,8 @@
 /* The one GEMM wrapper: every matrix product of the library goes through cs_gemm. It counts the
  * FLOPs on the context, and picks the precision: f32 goes to the build's engine
- * (gemm_engine.h: OpenBLAS by default, oneDNN with make GEMM=onednn); bf16 rounds the operands
- * to bfloat16 (model weights: their copies made at load) and runs the engine's bf16 product. */
+ * (gemm_engine.h: OpenBLAS by default, oneDNN with make GEMM=onednn); bf16 (a model loaded
+ * with CS_MODEL_PRECISION_BF16) runs every product with a weight operand on the engine's bf16
+ * product: the weight from its copy made at load, the activation rounded to bfloat16. */
 #include "core/gemm.h"
 
 #include "core/bf16.h"
@@ -10,16 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The bf16 operand for op(X) stored [rows, cols] with stride ld: the model's copy, or a rounded
- * packed copy in scratch slot `slot` (then *ld_out = cols). NULL when out of scratch memory. */
-static const uint16_t *bf16_operand(cs_context *ctx, int slot, const float *x, int ld, int rows,
-                                    int cols, int *ld_out)
+/* The bf16 operand for op(X) stored [rows, cols] with stride ld: `weight` (the model's copy,
+ * same stride) when non-NULL, else a rounded packed copy in scratch slot `slot` (then
+ * *ld_out = cols). NULL when out of scratch memory. */
+static const uint16_t *bf16_operand(cs_context *ctx, int slot, const uint16_t *weight,
+                                    const float *x, int ld, int rows, int cols, int *ld_out)
 {
-    const uint16_t *w = cs_bf16_table_find(ctx->model->bf16, x, (size_t)ld, (size_t)rows,
-                                           (size_t)cols);
-    if (w) {
+    if (weight) {
         *ld_out = ld;
-        return w;
+        return weight;
     }
     size_t n = (size_t)rows * (size_t)cols;
     uint16_t *d = (uint16_t *)cs_ctx_buf(ctx, slot, n / 2 + 1);
@@ -29,14 +29,23 @@ static const uint16_t *bf16_operand(cs_context *ctx, int slot, const float *x, i
     return d;
 }
 
+/* A bf16 product when one operand is a model weight (linear layers, convolutions,
+ * projections). Products of two activations (attention scores and values, K = the head width)
+ * stay f32: measured on oneDNN with AMX, bf16 is not faster there (173 vs 196 GFLOP/s at
+ * 1025 x 1025 x 64, bench_gemm) and f32 keeps the softmax inputs exact. Returns 0 when done,
+ * nonzero when the caller should compute in f32. */
 static int gemm_bf16(cs_context *ctx, int ta, int tb, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
                      int ldc)
 {
-    int la, lb;
-    const uint16_t *a16 = bf16_operand(ctx, CS_BUF_BF16_A, a, lda, ta ? k : m, ta ? m : k, &la);
+    int ra = ta ? k : m, ca = ta ? m : k, rb = tb ? n : k, cb = tb ? k : n, la, lb;
+    const cs_bf16_table *t = ctx->model->bf16;
+    const uint16_t *wa = cs_bf16_table_find(t, a, (size_t)lda, (size_t)ra, (size_t)ca);
+    const uint16_t *wb = cs_bf16_table_find(t, b, (size_t)ldb, (size_t)rb, (size_t)cb);
+    if (!wa && !wb) return -1;
+    const uint16_t *a16 = bf16_operand(ctx, CS_BUF_BF16_A, wa, a, lda, ra, ca, &la);
     if (!a16) return -1;
-    const uint16_t *b16 = bf16_operand(ctx, CS_BUF_BF16_B, b, ldb, tb ? n : k, tb ? k : n, &lb);
+    const uint16_t *b16 = bf16_operand(ctx, CS_BUF_BF16_B, wb, b, ldb, rb, cb, &lb);
     if (!b16) return -1;
     return cs_engine_gemm_bf16(ctx->engine, ta, tb, m, n, k, alpha, a16, la, b16, lb, beta, c,
                                ldc);

@@ -10,10 +10,11 @@
  * Weights are stored [out, in], so a linear layer is cs_gemm(ctx, 0, 1, ...). lda/ldb/ldc are
  * row strides in elements.
  * ctx (may be NULL: f32 on the build's engine, nothing counted) selects the engine state and
- * the precision of the context's model (CS_PRECISION_BF16: operands rounded to bfloat16, f32
- * accumulation and output, model weights taken from their bf16 copies made at load), and
- * counts 2*m*n*k into ctx->flops. Never fails: where the bf16 path cannot get scratch memory
- * it computes in f32. */
+ * the precision of the context's model, and counts 2*m*n*k into ctx->flops. CS_PRECISION_BF16:
+ * a product with an operand inside a model weight matrix takes that weight's bf16 copy made at
+ * load, rounds the other operand to bfloat16, and accumulates and writes f32; a product of two
+ * activations (attention) stays f32. Never fails: where the bf16 path cannot get scratch memory
+ * or the engine refuses, it computes in f32. */
 void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
