@@ -26,12 +26,16 @@ ifeq ($(GEMM),openblas)
   BUILD ?= build
   ASAN_BUILD ?= build/asan
   GEMM_LIBS :=
+  GEMM_CFLAGS :=
   GEMM_DEB :=
   GEMM_HEADERS :=
 else ifeq ($(GEMM),onednn)
   BUILD ?= build/onednn
   ASAN_BUILD ?= build/onednn-asan
-  GEMM_LIBS := -ldnnl
+  # the library's own parallel loops run on oneDNN's OpenMP threads (core/context.c), so the
+  # two never compete for the cores
+  GEMM_LIBS := -ldnnl -lgomp
+  GEMM_CFLAGS := -fopenmp -DCS_PARALLEL_OPENMP
   GEMM_DEB := libdnnl-dev
   GEMM_HEADERS := oneapi/dnnl/dnnl.h
 else
@@ -62,7 +66,8 @@ ifeq ($(SAN),1)
 endif
 WARN := -Wall -Wextra -Werror -Wno-psabi
 CFLAGS_ALL := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
-              -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(SANFLAGS) $(CFLAGS)
+              -DCS_BUILDING_LIBRARY -Iinclude -Ilib $(DEPS_CFLAGS) $(GEMM_CFLAGS) $(SANFLAGS) \
+              $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC := $(sort $(filter-out lib/core/gemm_%.c,$(wildcard lib/*/*.c)) lib/core/gemm_$(GEMM).c)

@@ -85,6 +85,32 @@ float *cs_ctx_buf(cs_context *ctx, int slot, size_t n)
     return p;
 }
 
+#ifdef CS_PARALLEL_OPENMP
+/* The oneDNN build: the loops run on the OpenMP threads oneDNN's matrix products use (one pool,
+ * no thread creation per loop, and no OpenMP workers spinning while other threads of ours want
+ * the cores). Same chunking contract as the pthread version below. */
+#include <omp.h>
+
+void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
+                     void *arg)
+{
+    if (n == 0) return;
+    if (min_chunk == 0) min_chunk = 1;
+    size_t nt = ctx && ctx->n_threads > 1 ? (size_t)ctx->n_threads : 1;
+    size_t by_work = (n + min_chunk - 1) / min_chunk;
+    if (nt > by_work) nt = by_work;
+    if (nt <= 1) {
+        fn(arg, 0, n);
+        return;
+    }
+#pragma omp parallel num_threads((int)nt)
+    {
+        size_t t = (size_t)omp_get_thread_num(), got = (size_t)omp_get_num_threads();
+        size_t begin = n * t / got, end = n * (t + 1) / got;
+        if (begin < end) fn(arg, begin, end);
+    }
+}
+#else
 typedef struct par_job {
     cs_range_fn fn;
     void *arg;
@@ -129,3 +155,4 @@ void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range
             fn(arg, jobs[t].begin, jobs[t].end);
     }
 }
+#endif
