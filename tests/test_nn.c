@@ -248,7 +248,7 @@ END_TEST
  * and the fused bias + layer norm equals a bias pass followed by the layer norm. */
 START_TEST(row_kernels_on_threads_match_serial)
 {
-    const int rows = 300, n = 777, ld = 780;
+    const int rows = 1500, n = 777, ld = 780; /* over 2^20 floats: split on 3 threads */
     size_t len = (size_t)rows * ld;
     float *x = malloc(len * sizeof(float)), *a = malloc(len * sizeof(float));
     float *b = malloc(len * sizeof(float)), *y1 = malloc(len * sizeof(float));

@@ -43,10 +43,14 @@ static inline float sum_sq_dev(const float *x, int n, float mean)
     return s;
 }
 
-/* Rows of elementwise work given to one thread at least (a thread start costs tens of
- * microseconds): light passes (layer norm, bias add) and passes with an exp per value. */
-#define CS_EW_MIN_FLOATS ((size_t)1 << 18)
-#define CS_EW_MIN_FLOATS_EXP ((size_t)1 << 15)
+/* Floats of elementwise work given to one thread at least: light passes (layer norm, bias) and
+ * passes with an exp per value. A thread start costs tens of microseconds when the cores are
+ * free, but a whole time slice when another process holds the other core (measured on the
+ * shared 2-core machine: 224 px encodes 0.05-0.15 s slower with 2^15-2^17 floats per thread), so
+ * only the large passes of big images (1025 tokens: QuickGELU over 1025 x 3072, the qkv bias,
+ * softmax of the score blocks) are split. */
+#define CS_EW_MIN_FLOATS ((size_t)1 << 20)
+#define CS_EW_MIN_FLOATS_EXP ((size_t)1 << 19)
 
 static size_t min_rows(size_t per_thread, int n)
 {
