@@ -7,7 +7,8 @@
  * Linear layers multiply activations [M, K] by the weights stored [N, K] (cs_gemm(ctx, 0, 1, ...),
  * as the library does); with a ViT-B/16 model the weights are the model's own (in bf16: its bf16
  * copies made at load), else random. Attention: q k^T [1025, 64] x [1025, 64]^T (strides of the
- * packed qkv rows) and s v [1025, 1025] x [1025, 64].
+ * packed qkv rows) and s v [1025, 1025] x [1025, 64], in f32 only (in bf16 precision a product
+ * of two activations stays f32, lib/core/gemm.c).
  *   bench_gemm MODEL [--reps R] */
 #include "clipsurgery.h"
 #include "core/gemm.h"
@@ -106,6 +107,7 @@ static int run(const char *model_path, int bf16, int reps)
     double lin_flops = 0.0, lin_time = 0.0, lin_weighted = 0.0, roof = 0.0;
     for (int i = 0; i < ns; i++) {
         const gemm_shape *s = &shapes[i];
+        if (bf16 && !s->linear) continue; /* activation products stay f32 in bf16 (gemm.c) */
         const float *bb = s->weight ? s->weight : b;
         double t = time_shape(ctx, s, a, bb, c, reps);
         double flops = 2.0 * s->m * s->n * s->k;

@@ -31,7 +31,7 @@ static void help(FILE *f)
             "  --threads N        threads for the library's own loops (default: all cores;\n"
             "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n"
             "  --precision P      f32 (default) or bf16 (matrix products in bfloat16; needs a\n"
-            "                     GEMM=onednn build and a CPU with AVX512_BF16)\n");
+            "                     GEMM=onednn build and a CPU with AVX512_BF16 or AMX)\n");
 }
 
 int cmd_encode_image(int argc, char **argv)

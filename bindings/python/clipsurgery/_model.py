@@ -205,7 +205,16 @@ class Model(object):
         if precision == "bf16":
             params.flags |= L.MODEL_PRECISION_BF16
         handle = ctypes.c_void_p()
-        _call("cs_model_load", os.fsencode(path), ctypes.byref(params), ctypes.byref(handle))
+        try:
+            _call("cs_model_load", os.fsencode(path), ctypes.byref(params), ctypes.byref(handle))
+        except ClipSurgeryError as exc:
+            if precision == "bf16" and exc.status == 5 and L.gemm_engine() == "openblas":
+                # the loaded library is an OpenBLAS build: say how to load the oneDNN one
+                raise ClipSurgeryError(exc.status, exc.function, exc.message + (
+                    " [the loaded library %s is the OpenBLAS build; for bf16 set "
+                    "CLIPSURGERY_LIBRARY to a GEMM=onednn build, e.g. "
+                    "build/onednn/libclipsurgery.so.0]" % (L.load_library()._name,)))
+            raise
         self._model = handle
         self._threads = int(threads)
         self.path = path
