@@ -292,6 +292,18 @@ static cs_model *load(const char *path, const char *vocab, unsigned flags, cs_st
     return m;
 }
 
+/* A number argument, or exits with the usage line. */
+static double number(const char *s, double lo, double hi, const char *what)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "bench_encode: bad %s %s (%g..%g)\n", what, s, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_encode MODEL [--vocab PATH] [--threads N] [--reps R] "
@@ -305,12 +317,21 @@ int main(int argc, char **argv)
     double roof32 = 0, roof16 = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--vocab") == 0 && i + 1 < argc) vocab = argv[++i];
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--roof-f32") == 0 && i + 1 < argc) roof32 = atof(argv[++i]);
-        else if (strcmp(argv[i], "--roof-bf16") == 0 && i + 1 < argc) roof16 = atof(argv[++i]);
-        else if (strcmp(argv[i], "--photo") == 0 && i + 1 < argc && n_photos < MAX_PHOTOS)
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = (int)number(argv[++i], 0, 256, "--threads");
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            reps = (int)number(argv[++i], 1, 1000, "--reps");
+        else if (strcmp(argv[i], "--roof-f32") == 0 && i + 1 < argc)
+            roof32 = number(argv[++i], 0, 1e6, "--roof-f32");
+        else if (strcmp(argv[i], "--roof-bf16") == 0 && i + 1 < argc)
+            roof16 = number(argv[++i], 0, 1e6, "--roof-bf16");
+        else if (strcmp(argv[i], "--photo") == 0 && i + 1 < argc) {
+            if (n_photos == MAX_PHOTOS) {
+                fprintf(stderr, "bench_encode: at most %d --photo\n", MAX_PHOTOS);
+                return 2;
+            }
             photos[n_photos++] = argv[++i];
+        }
         else if (!model_path && argv[i][0] != '-') model_path = argv[i];
         else {
             usage();
@@ -354,7 +375,10 @@ int main(int argc, char **argv)
     cs_context_params_default(&cp);
     cp.n_threads = threads;
     cs_context *ctx = NULL;
-    if (cs_context_create(m, &cp, &ctx) != CS_OK) return 1;
+    if (cs_context_create(m, &cp, &ctx) != CS_OK) {
+        fprintf(stderr, "bench_encode: context: %s\n", cs_last_error());
+        return 1;
+    }
     size_t npx = (size_t)3 * 512 * 512;
     float *px = malloc(npx * sizeof(float));
     int d = cs_model_embed_dim(m);
@@ -384,13 +408,18 @@ int main(int argc, char **argv)
                "\"seconds\": %.4f, \"peak_rss_mb\": %.1f}\n",
                b.backbone, load_s, peak_rss_mb());
         cs_context *c16 = NULL;
-        if (cs_context_create(m16, &cp, &c16) != CS_OK) return 1;
+        if (cs_context_create(m16, &cp, &c16) != CS_OK) {
+            fprintf(stderr, "bench_encode: context: %s\n", cs_last_error());
+            return 1;
+        }
         bench b16 = b;
         b16.precision = "bf16";
         b16.roof = roof16;
         rc |= run_all(&b16, c16, m16, px, f, cap);
         if (cs_model_tokenizer(m))
             rc |= accuracy(ctx, m, c16, m16, px, photos, n_photos);
+        else
+            printf("{\"bench\": \"bf16_accuracy\", \"skipped\": \"no vocabulary (give --vocab)\"}\n");
         cs_context_free(c16);
         cs_model_free(m16);
     }

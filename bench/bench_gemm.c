@@ -107,7 +107,9 @@ static int run(const char *model_path, int bf16, int reps)
     double lin_flops = 0.0, lin_time = 0.0, lin_weighted = 0.0, roof = 0.0;
     for (int i = 0; i < ns; i++) {
         const gemm_shape *s = &shapes[i];
-        if (bf16 && !s->linear) continue; /* activation products stay f32 in bf16 (gemm.c) */
+        /* in bf16 precision only products with a model weight run in bf16 (gemm.c): attention
+         * shapes, and linear shapes without the model's weights, would be f32 timings */
+        if (bf16 && (!s->linear || !s->weight)) continue;
         const float *bb = s->weight ? s->weight : b;
         double t = time_shape(ctx, s, a, bb, c, reps);
         double flops = 2.0 * s->m * s->n * s->k;

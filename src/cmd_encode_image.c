@@ -159,10 +159,12 @@ int cmd_encode_image(int argc, char **argv)
     const char *mode = kind == CS_METHOD_RAW ? "raw"
                        : kind == CS_METHOD_CLIP_SURGERY ? "surgery"
                                                         : method;
-    cs_st_meta meta[3] = {{(char *)"mode", (char *)mode},
+    cs_st_meta meta[5] = {{(char *)"mode", (char *)mode},
                           {(char *)"surgery_blocks", blocks_s},
-                          {(char *)"method", (char *)method}};
-    s = cs_st_write(out, &e, 1, meta, 3);
+                          {(char *)"method", (char *)method},
+                          {(char *)"precision", (char *)(precision ? "bf16" : "f32")},
+                          {(char *)"gemm_engine", (char *)cs_gemm_engine()}};
+    s = cs_st_write(out, &e, 1, meta, 5);
     if (s != CS_OK) {
         rc = cli_status_error("encode-image", out, s);
         goto done;

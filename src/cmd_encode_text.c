@@ -10,7 +10,7 @@ static void help(FILE *f)
 {
     fprintf(f,
             "usage: clipsurgery encode-text MODEL [--vocab PATH] [--ensemble] [--threads N]\n"
-            "                               [--out FILE] [--] TEXT...\n"
+            "                               [--precision P] [--out FILE] [--] TEXT...\n"
             "Writes \"text_features\" [T, D] float32 for the T texts to FILE (safetensors;\n"
             "default text_features.safetensors in the current folder).\n"
             "  --ensemble   treat each TEXT as a class name: the L2-normalised prompt ensemble\n"
@@ -18,13 +18,16 @@ static void help(FILE *f)
             "               without it: the raw text projection (not normalised)\n"
             "  --vocab PATH bpe_simple_vocab_16e6.txt.gz, vocab.json or a folder (default:\n"
             "               beside the model)\n"
-            "  --threads N  threads for the library's own loops (default: all cores)\n");
+            "  --threads N  threads for the library's own loops (default: all cores)\n"
+            "  --precision P f32 (default) or bf16 (matrix products in bfloat16; needs a\n"
+            "               GEMM=onednn build and a CPU with AVX512_BF16 or AMX)\n");
 }
 
 int cmd_encode_text(int argc, char **argv)
 {
     const char *model_path = NULL, *vocab = NULL, *out = "text_features.safetensors";
     int ensemble = 0, threads = 0, n_texts = 0, dashdash = 0;
+    unsigned precision = 0;
     const char **texts = calloc((size_t)argc + 1, sizeof(char *));
     if (!texts) {
         fprintf(stderr, "clipsurgery encode-text: out of memory\n");
@@ -51,6 +54,11 @@ int cmd_encode_text(int argc, char **argv)
                 free(texts);
                 return cli_usage_error("encode-text", "--threads needs an integer 1..256");
             }
+        } else if (!dashdash && strcmp(a, "--precision") == 0) {
+            if (++i >= argc || cli_parse_precision(argv[i], &precision)) {
+                free(texts);
+                return cli_usage_error("encode-text", "--precision is f32 or bf16");
+            }
         } else if (!dashdash && strcmp(a, "--out") == 0) {
             if (++i >= argc) {
                 free(texts);
@@ -73,7 +81,7 @@ int cmd_encode_text(int argc, char **argv)
     int rc = CLI_RUNTIME;
     cs_context *ctx = NULL;
     float *f = NULL;
-    cs_model *m = cli_load_model("encode-text", model_path, vocab, 0);
+    cs_model *m = cli_load_model("encode-text", model_path, vocab, precision);
     if (!m) goto done;
     cs_context_params cp;
     cs_context_params_default(&cp);

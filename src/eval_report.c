@@ -96,6 +96,8 @@ static void header(FILE *f, const eval_run *r)
     fprintf(f, ",\n  \"size\": %d,\n  \"grid\": %d,\n  \"method\": ", r->size,
             r->size / cs_model_patch_size(r->model));
     cli_json_string(f, r->method);
+    fprintf(f, ",\n  \"precision\": \"%s\",\n  \"gemm_engine\": \"%s\"",
+            r->precision_flags & CS_MODEL_PRECISION_BF16 ? "bf16" : "f32", cs_gemm_engine());
     if (r->tool == EVAL_MULTILABEL) {
         fputs(",\n  \"labels\": ", f);
         cli_json_string(f, r->labels_path);

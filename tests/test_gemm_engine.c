@@ -230,6 +230,31 @@ START_TEST(bf16_matches_the_loop_on_rounded_operands_or_is_refused)
         }
     printf("gemm_engine onednn bf16, activation products (run in f32): max relative error %.3g\n",
            worst);
+    /* K = 63 with a narrow output crashed oneDNN 2.6.3's AMX bf16 kernel (SIGILL): odd K runs in
+     * f32, so this must give the f32 loop's result */
+    {
+        const float *fc = m->text.blocks[0].fc_w; /* [mlp, width]: viewed as [27, 63] */
+        mat a = mat_new(0, 139, 63, 0);
+        float *c = (float *)malloc(sizeof(float) * 139 * 27);
+        ck_assert_ptr_nonnull(c);
+        cs_gemm(ctx, 0, 1, 139, 27, 63, 1.0f, a.p, a.ld, fc, 63, 0.0f, c, 27);
+        double e = 0.0;
+        for (int i = 0; i < 139; i++)
+            for (int j = 0; j < 27; j++) {
+                double acc = 0.0, mag = 0.0;
+                for (int p = 0; p < 63; p++) {
+                    double t = (double)a.p[(size_t)i * a.ld + p] * fc[(size_t)j * 63 + p];
+                    acc += t;
+                    mag += fabs(t);
+                }
+                double err = fabs(c[(size_t)i * 27 + j] - acc) / (mag + 1e-30);
+                if (err > e) e = err;
+            }
+        printf("gemm_engine onednn bf16 weight product 139x27x63 (odd K, runs f32): %.3g\n", e);
+        ck_assert_msg(e <= 1e-5, "odd-K product off by %g", e);
+        free(a.p);
+        free(c);
+    }
     /* products with a model weight run in bf16: the weight's bf16 copy times the activation
      * rounded to bf16, against the double loop on the rounded values; and not equal to f32 */
     const cs_block_weights *blk = &m->vision.blocks[0];

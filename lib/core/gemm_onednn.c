@@ -258,6 +258,11 @@ int cs_engine_gemm_bf16(cs_engine_state *st, int trans_a, int trans_b, int m, in
                         float alpha, const uint16_t *a, int lda, const uint16_t *b, int ldb,
                         float beta, float *c, int ldc)
 {
+    /* oneDNN 2.6.3's AMX bf16 kernel (brg:avx512_core_amx_bf16) executes an illegal instruction
+     * for an inner dimension of 63 with fewer than 48 output columns; bf16 pairs values along K
+     * anyway, so odd K runs in f32 (the caller's fallback). No CLIP weight has an odd inner
+     * dimension except the RGB stem of a ResNet (3 x 3 x 3 = 27). */
+    if (k & 1) return -1;
     cs_engine_state *tmp = NULL;
     if (!st) {
         if (cs_engine_state_create(&tmp) != 0) return -1;
