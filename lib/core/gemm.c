@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct round_job {
+    const float *x;
+    uint16_t *d;
+    size_t ld, cols;
+} round_job;
+
+static void round_rows(void *arg, size_t begin, size_t end)
+{
+    const round_job *j = arg;
+    cs_bf16_from_f32(j->x + begin * j->ld, j->ld, end - begin, j->cols, j->d + begin * j->cols);
+}
+
 /* The bf16 operand for op(X) stored [rows, cols] with stride ld: `weight` (the model's copy,
  * same stride) when non-NULL, else a rounded packed copy in scratch slot `slot` (then
  * *ld_out = cols). NULL when out of scratch memory. */
@@ -24,7 +36,9 @@ static const uint16_t *bf16_operand(cs_context *ctx, int slot, const uint16_t *w
     size_t n = (size_t)rows * (size_t)cols;
     uint16_t *d = (uint16_t *)cs_ctx_buf(ctx, slot, n / 2 + 1);
     if (!d) return NULL;
-    cs_bf16_from_f32(x, (size_t)ld, (size_t)rows, (size_t)cols, d);
+    /* rows split over the context's threads from 2^18 values per thread */
+    round_job job = {x, d, (size_t)ld, (size_t)cols};
+    cs_parallel_for(ctx, (size_t)rows, ((size_t)1 << 18) / (size_t)cols + 1, round_rows, &job);
     *ld_out = cols;
     return d;
 }
