@@ -88,7 +88,7 @@ SHARED_SONAME := libclipsurgery.so.$(VERSION_MAJOR)
 SHARED := $(BUILD)/libclipsurgery.so
 CLI := $(BUILD)/clipsurgery
 
-.PHONY: all lib cli tools deps ensure-deps check check-run asan demo demo-run bench bench-run \
+.PHONY: all lib cli tools deps ensure-deps check check-run asan demo demo-run bench bench-one bench-run \
         install uninstall clean abi-baseline
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -167,7 +167,17 @@ demo: ensure-deps
 demo-run: all
 	@BUILD=$(BUILD) CS_FIXTURES=$(CS_FIXTURES) sh tools/demo.sh
 
-bench: ensure-deps
+# `make bench` runs both engines one after the other (each line names its "engine"; the oneDNN
+# one also both precisions); `make GEMM=... bench` or BENCH_ENGINES=... runs the ones given.
+ifeq ($(origin GEMM),file)
+BENCH_ENGINES ?= openblas onednn
+else
+BENCH_ENGINES ?= $(GEMM)
+endif
+bench:
+	@for e in $(BENCH_ENGINES); do $(MAKE) --no-print-directory GEMM=$$e bench-one || exit 1; done
+
+bench-one: ensure-deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: all $(BENCH_BIN)
