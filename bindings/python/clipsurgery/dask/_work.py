@@ -377,7 +377,8 @@ def _encode(m, job, image, paths):
     shape = tuple(feats.shape)
     data = safetensors_bytes([("image_features", shape, _f32_bytes(feats))],
                              [("mode", "surgery"), ("surgery_blocks", str(SURGERY_BLOCKS)),
-                              ("method", "clip-surgery")])  # as encode-image writes them
+                              ("method", "clip-surgery"), ("precision", m.precision),
+                              ("gemm_engine", L.gemm_engine())])  # as encode-image writes them
     write_atomic(paths[0], data)
     return None
 
