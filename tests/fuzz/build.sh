@@ -63,7 +63,12 @@ for t in $TARGETS; do
     [ -f "$t" ] || { echo "build.sh: no such target $t" >&2; echo "$(basename "$t" .c)" >>"$FAILED"; continue; }
     SRCS="$SRCS $(cli_sources "$t")"
 done
-for f in $(echo $SRCS | tr ' ' '\n' | sort -u); do
+# one GEMM engine: the default (OpenBLAS) one, as the Makefile's default build (and no object of
+# another engine left from an older run, since the targets link $OBJ/lib/*.o)
+for o in "$OBJ"/lib/core_gemm_*.o; do
+    [ -e "$o" ] && [ "$o" != "$OBJ/lib/core_gemm_openblas.o" ] && rm -f "$o"
+done
+for f in $(echo $SRCS | tr ' ' '\n' | grep -v '^lib/core/gemm_' | sort -u) lib/core/gemm_openblas.c; do
     case "$f" in src/main.c) echo "build.sh: src/main.c cannot be linked into a fuzz target" >&2; exit 1 ;; esac
     o=$(obj_of "$f")
     if stale "$f" "$o"; then
