@@ -49,7 +49,8 @@ typedef struct bench {
     int reps;
 } bench;
 
-/* A timed task: method (CS_METHOD_COUNT + 0 = cs_surgery_apply with n_blocks `blocks`). */
+/* A timed task: cs_method_apply with preset `method`, or (method -1) cs_surgery_apply with
+ * n_blocks `blocks`. */
 typedef struct task {
     cs_context *ctx;
     int method; /* -1: cs_surgery_apply with `blocks` */

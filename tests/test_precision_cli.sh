@@ -19,6 +19,17 @@ for cmd in heatmap points segment labels; do
 done
 timeout 20 "$cli" encode-image "$m" "$img" --precision half --out "$tmp/f.st" 2>/dev/null
 [ $? = 2 ] || fail "encode-image --precision half is not a usage error"
+timeout 20 "$cli" encode-text "$m" --vocab "$v" --precision "" -- cat 2>/dev/null
+[ $? = 2 ] || fail "encode-text --precision '' is not a usage error"
+# encode-image records the precision and the engine in the file's metadata
+timeout 60 "$cli" encode-image "$m" "$img" --precision f32 --out "$tmp/f.st" || fail "encode-image --precision f32"
+engine=$("$cli" --version | sed -n 's/.*GEMM engine \([a-z]*\).*/\1/p')
+"${PYTHON:-python3}" - "$tmp/f.st" "$engine" <<'PY' || fail "encode-image metadata"
+import json, struct, sys
+f = open(sys.argv[1], "rb")
+meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))["__metadata__"]
+assert meta["precision"] == "f32" and meta["gemm_engine"] == sys.argv[2], meta
+PY
 timeout 60 "$cli" points "$m" "$img" --vocab "$v" --precision f32 -- cat > "$tmp/f32.json" || fail "points --precision f32"
 timeout 60 "$cli" points "$m" "$img" --vocab "$v" -- cat > "$tmp/default.json" || fail "points"
 cmp -s "$tmp/f32.json" "$tmp/default.json" || fail "--precision f32 differs from the default"

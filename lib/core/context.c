@@ -85,6 +85,16 @@ float *cs_ctx_buf(cs_context *ctx, int slot, size_t n)
     return p;
 }
 
+/* Threads for a loop of n items in chunks of at least min_chunk: ctx->n_threads, fewer when
+ * there is not enough work (1: run it on the caller's thread). */
+static size_t loop_threads(const cs_context *ctx, size_t n, size_t min_chunk)
+{
+    if (min_chunk == 0) min_chunk = 1;
+    size_t nt = ctx && ctx->n_threads > 1 ? (size_t)ctx->n_threads : 1;
+    size_t by_work = (n + min_chunk - 1) / min_chunk;
+    return nt < by_work ? nt : by_work;
+}
+
 #ifdef CS_PARALLEL_OPENMP
 /* The oneDNN build: the loops run on the OpenMP threads oneDNN's matrix products use (one pool,
  * no thread creation per loop, and no OpenMP workers spinning while other threads of ours want
@@ -94,13 +104,9 @@ float *cs_ctx_buf(cs_context *ctx, int slot, size_t n)
 void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
                      void *arg)
 {
-    if (n == 0) return;
-    if (min_chunk == 0) min_chunk = 1;
-    size_t nt = ctx && ctx->n_threads > 1 ? (size_t)ctx->n_threads : 1;
-    size_t by_work = (n + min_chunk - 1) / min_chunk;
-    if (nt > by_work) nt = by_work;
+    size_t nt = loop_threads(ctx, n, min_chunk);
     if (nt <= 1) {
-        fn(arg, 0, n);
+        if (n) fn(arg, 0, n);
         return;
     }
 #pragma omp parallel num_threads((int)nt)
@@ -127,13 +133,9 @@ static void *par_run(void *p)
 void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
                      void *arg)
 {
-    if (n == 0) return;
-    if (min_chunk == 0) min_chunk = 1;
-    size_t nt = ctx && ctx->n_threads > 1 ? (size_t)ctx->n_threads : 1;
-    size_t by_work = (n + min_chunk - 1) / min_chunk;
-    if (nt > by_work) nt = by_work;
+    size_t nt = loop_threads(ctx, n, min_chunk);
     if (nt <= 1) {
-        fn(arg, 0, n);
+        if (n) fn(arg, 0, n);
         return;
     }
     par_job jobs[CS_MAX_THREADS];

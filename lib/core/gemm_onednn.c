@@ -263,15 +263,9 @@ int cs_engine_gemm_bf16(cs_engine_state *st, int trans_a, int trans_b, int m, in
      * anyway, so odd K runs in f32 (the caller's fallback). No CLIP weight has an odd inner
      * dimension except the RGB stem of a ResNet (3 x 3 x 3 = 27). */
     if (k & 1) return -1;
-    cs_engine_state *tmp = NULL;
-    if (!st) {
-        if (cs_engine_state_create(&tmp) != 0) return -1;
-        st = tmp;
-    }
+    if (!st) return -1; /* bf16 runs only on a context (gemm.c), which always has a state */
     prim_key key;
     key_init(&key, KIND_BF16, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc);
     prim_entry *e = lookup(st, &key);
-    int r = e && !e->use_blas ? entry_run(st, e, a, b, c) : -1;
-    cs_engine_state_free(tmp);
-    return r;
+    return e && !e->use_blas ? entry_run(st, e, a, b, c) : -1;
 }
