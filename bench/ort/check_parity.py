@@ -21,7 +21,6 @@ import array
 import json
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile

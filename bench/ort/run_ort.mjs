@@ -137,7 +137,9 @@ async function main() {
     peak_rss_mb: +rssMb.toFixed(1), model: path.basename(a.model),
     pixels: a.input ? 'file' : 'random(seed 1234)',
   };
-  process.stdout.write(JSON.stringify(line) + '\n');
+  // "key": value with a space, like the other bench lines (bench/run.sh greps them)
+  const text = Object.entries(line).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  process.stdout.write(`{${text.join(', ')}}\n`);
   await session.release();
 }
 
