@@ -3,6 +3,7 @@
 #include "core/nn.h"
 
 #include "core/common.h"
+#include "core/exp_kernels.h"
 #include "core/gemm.h"
 #include "core/gram.h"
 
@@ -100,196 +101,6 @@ void cs_nn_bias_layer_norm(const cs_context *ctx, float *x, int ldx, const float
     cs_parallel_for(ctx, rows, min_rows(CS_EW_MIN_FLOATS, n), ln_range, &job);
 }
 
-/* exp by range reduction x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial for e^r
- * (Cephes expf coefficients); 2^n built in the exponent bits. No calls: vectorises. */
-static inline float exp_poly(float x)
-{
-    if (x != x) return x; /* NaN stays NaN (and never reaches the float-to-int conversion) */
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float fn = x * 1.44269504088896341f + 12582912.0f; /* round to nearest via 1.5 * 2^23 */
-    fn -= 12582912.0f;
-    float r = x - fn * 0.693359375f;
-    r = r + fn * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)fn + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* Vector versions (GCC/Clang vector extensions: 8 floats, split into SSE halves on a baseline
- * x86-64 build; the AVX2 clone below uses whole registers). */
-#if defined(__GNUC__) && !defined(__clang__)
-/* The helpers below are static and always inlined: no vector crosses a real call boundary. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef float vf8 __attribute__((vector_size(32)));
-typedef int32_t vi8 __attribute__((vector_size(32)));
-
-static inline __attribute__((always_inline)) vf8 vload(const float *p)
-{
-    vf8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline __attribute__((always_inline)) void vstore(float *p, vf8 v) { memcpy(p, &v, sizeof v); }
-static inline __attribute__((always_inline)) vf8 vsel(vi8 m, vf8 a, vf8 b) { return (vf8)(((vi8)a & m) | ((vi8)b & ~m)); }
-
-static inline __attribute__((always_inline)) vf8 vexp(vf8 x)
-{
-    const vf8 zero = {0};
-    x = vsel(x < zero - 87.0f, zero - 87.0f, x);
-    x = vsel(x > zero + 88.0f, zero + 88.0f, x);
-    vf8 fn = x * 1.44269504088896341f + 12582912.0f;
-    fn = fn - 12582912.0f;
-    vf8 r = x - fn * 0.693359375f;
-    r = r + fn * 2.12194440e-4f;
-    vf8 p = zero + 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    vi8 bits = (__builtin_convertvector(fn, vi8) + 127) << 23;
-    return p * (vf8)bits;
-}
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(__clang__)
-#define CS_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CS_CLONES
-#endif
-
-CS_CLONES static void softmax_row(float *x, int n)
-{
-    int i = 0;
-    float m = x[0];
-    if (n >= 8) {
-        vf8 vm = vload(x);
-        for (i = 8; i + 8 <= n; i += 8) {
-            vf8 v = vload(x + i);
-            vm = vsel(v > vm, v, vm);
-        }
-        for (int j = 0; j < 8; j++) m = vm[j] > m ? vm[j] : m;
-    }
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    vf8 vs = {0};
-    for (i = 0; i + 8 <= n; i += 8) {
-        vf8 e = vexp(vload(x + i) - m);
-        vstore(x + i, e);
-        vs += e;
-    }
-    float s = 0.0f;
-    for (; i < n; i++) {
-        x[i] = exp_poly(x[i] - m);
-        s += x[i];
-    }
-    for (int j = 0; j < 8; j++) s += vs[j];
-    float inv = 1.0f / s;
-    for (i = 0; i + 8 <= n; i += 8) vstore(x + i, vload(x + i) * inv);
-    for (; i < n; i++) x[i] *= inv;
-}
-
-CS_CLONES static void bias_act_row(float *y, int n, const float *b, int act)
-{
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        vf8 v = vload(y + i);
-        if (b) v += vload(b + i);
-        if (act == CS_ACT_QUICK_GELU) v = v / (1.0f + vexp(v * -1.702f));
-        vstore(y + i, v);
-    }
-    for (; i < n; i++) {
-        float v = y[i] + (b ? b[i] : 0.0f);
-        if (act == CS_ACT_QUICK_GELU) v = v / (1.0f + exp_poly(-1.702f * v));
-        y[i] = v;
-    }
-    if (act == CS_ACT_GELU)
-        for (i = 0; i < n; i++) y[i] = 0.5f * y[i] * (1.0f + erff(y[i] * 0.70710678118654752f));
-}
-
-/* Softmax of a symmetric score matrix stored as its upper block rows (core/gram.h): row j of
- * s holds columns [i0(j), n) with i0(j) its block row's first row; the lower blocks are never
- * stored. For every row i the shift m_i is the maximum of its stored part and of stored column
- * i (the rest of the full row i, by symmetry). Rewrites, per stored row j and column i:
- *   s[j][i] = exp(S_ji - m_j)                       (P_ji before normalisation)
- *   g[j][i] = exp(S_ji - m_i)  for i in later block rows (P_ij of the lower block, transposed)
- * and z[i] = the full row sum of P_i. cm: n floats of scratch. */
-CS_CLONES static void sym_softmax(float *s, float *g, int n, int lds, float *m, float *z,
-                                  float *cm)
-{
-    const vf8 zero = {0};
-    const int bs = cs_gram_block(n);
-    for (int i = 0; i < n; i++) {
-        cm[i] = -INFINITY;
-        z[i] = 0.0f;
-    }
-    for (int j = 0; j < n; j++) {
-        const float *row = s + (size_t)j * lds;
-        int i = j / bs * bs;
-        float rm = row[i];
-        vf8 vr = zero + rm;
-        for (; i + 8 <= n; i += 8) {
-            vf8 v = vload(row + i), c = vload(cm + i);
-            vr = vsel(v > vr, v, vr);
-            vstore(cm + i, vsel(v > c, v, c));
-        }
-        for (int q = 0; q < 8; q++) rm = vr[q] > rm ? vr[q] : rm;
-        for (; i < n; i++) {
-            rm = row[i] > rm ? row[i] : rm;
-            cm[i] = row[i] > cm[i] ? row[i] : cm[i];
-        }
-        m[j] = rm;
-    }
-    for (int i = 0; i < n; i++) m[i] = cm[i] > m[i] ? cm[i] : m[i];
-    /* cm now collects the column sums of g */
-    for (int i = 0; i < n; i++) cm[i] = 0.0f;
-    for (int j = 0; j < n; j++) {
-        float *row = s + (size_t)j * lds, *grow = g + (size_t)j * lds;
-        int i0 = j / bs * bs;
-        int ib = i0 + bs < n ? i0 + bs : n;
-        float mj = m[j];
-        vf8 vs = zero;
-        float sum = 0.0f;
-        int i = i0;
-        for (; i + 8 <= ib; i += 8) {
-            vf8 e = vexp(vload(row + i) - mj);
-            vstore(row + i, e);
-            vs += e;
-        }
-        for (; i < ib; i++) {
-            row[i] = exp_poly(row[i] - mj);
-            sum += row[i];
-        }
-        for (; i + 8 <= n; i += 8) {
-            vf8 x = vload(row + i);
-            vf8 e = vexp(x - mj), ge = vexp(x - vload(m + i));
-            vstore(row + i, e);
-            vstore(grow + i, ge);
-            vstore(cm + i, vload(cm + i) + ge);
-            vs += e;
-        }
-        for (; i < n; i++) {
-            float x = row[i], ge = exp_poly(x - m[i]);
-            row[i] = exp_poly(x - mj);
-            grow[i] = ge;
-            cm[i] += ge;
-            sum += row[i];
-        }
-        for (int q = 0; q < 8; q++) sum += vs[q];
-        z[j] = sum;
-    }
-    for (int i = 0; i < n; i++) z[i] += cm[i];
-}
-
 /* out (=, or += when accumulate) P b for the exponentials of sym_softmax and the row sums z:
  * per block row, its stored part times the matching rows of b, plus the transposed g blocks
  * above it times the rows of b before it; every row divided by z. b: [n, d] (row stride ldb). */
@@ -346,7 +157,7 @@ cs_status cs_nn_sym_attention(cs_context *ctx, const float *a, int lda, int n, i
     float *vec = cs_ctx_buf(ctx, CS_BUF_SYM, (size_t)3 * n);
     if (!s || !g || !vec) return CS_ERR_OUT_OF_MEMORY;
     cs_gram_upper(ctx, n, k, alpha, a, lda, s, n);
-    sym_softmax(s, g, n, n, vec, vec + n, vec + 2 * (size_t)n);
+    cs_sym_softmax(s, g, n, n, vec, vec + n, vec + 2 * (size_t)n);
     sym_product(ctx, s, g, n, n, vec + n, b, ldb, d, out, ldo, accumulate);
     return CS_OK;
 }
@@ -363,7 +174,7 @@ static void sym_softmax_range(void *arg, size_t begin, size_t end)
     const sym_job *j = arg;
     for (size_t h = begin; h < end; h++) {
         float *v = j->vec + h * 3 * (size_t)j->n;
-        sym_softmax(j->s + h * j->per_head, j->g + h * j->per_head, j->n, j->n, v,
+        cs_sym_softmax(j->s + h * j->per_head, j->g + h * j->per_head, j->n, j->n, v,
                     v + j->n, v + 2 * (size_t)j->n);
     }
 }
@@ -377,13 +188,13 @@ typedef struct rows_job {
 static void softmax_rows_range(void *arg, size_t begin, size_t end)
 {
     const rows_job *j = arg;
-    for (size_t r = begin; r < end; r++) softmax_row(j->x + r * (size_t)j->ld, j->n);
+    for (size_t r = begin; r < end; r++) cs_row_softmax(j->x + r * (size_t)j->ld, j->n);
 }
 
 static void bias_act_range(void *arg, size_t begin, size_t end)
 {
     const rows_job *j = arg;
-    for (size_t r = begin; r < end; r++) bias_act_row(j->x + r * (size_t)j->ld, j->n, j->b, j->act);
+    for (size_t r = begin; r < end; r++) cs_row_bias_act(j->x + r * (size_t)j->ld, j->n, j->b, j->act);
 }
 
 void cs_nn_softmax_rows(const cs_context *ctx, float *x, size_t rows, int n, int ld)
@@ -441,10 +252,10 @@ static void softmax_range(void *arg, size_t begin, size_t end)
         float *row = j->s + r * (size_t)j->n_keys;
         if (j->causal) {
             int valid = j->q_begin + (int)(r % (size_t)j->n_query) + 1;
-            softmax_row(row, valid);
+            cs_row_softmax(row, valid);
             for (int i = valid; i < j->n_keys; i++) row[i] = 0.0f;
         } else {
-            softmax_row(row, j->n_keys);
+            cs_row_softmax(row, j->n_keys);
         }
     }
 }
