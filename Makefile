@@ -32,10 +32,8 @@ ifeq ($(GEMM),openblas)
 else ifeq ($(GEMM),onednn)
   BUILD ?= build/onednn
   ASAN_BUILD ?= build/onednn-asan
-  # the library's own parallel loops run on oneDNN's OpenMP threads (core/context.c), so the
-  # two never compete for the cores
-  GEMM_LIBS := -ldnnl -lgomp
-  GEMM_CFLAGS := -fopenmp -DCS_PARALLEL_OPENMP
+  GEMM_LIBS := -ldnnl
+  GEMM_CFLAGS :=
   GEMM_DEB := libdnnl-dev
   GEMM_HEADERS := oneapi/dnnl/dnnl.h
 else
@@ -44,18 +42,35 @@ endif
 CS_FIXTURES ?= ../shared/fixtures
 export CS_FIXTURES
 
+# OpenBLAS's OpenMP build (Debian libopenblas-openmp-dev), found through its own pkg-config file
+# and loaded through an rpath whatever the system's libopenblas.so.0 alternative is. The
+# library's parallel loops run on the same OpenMP threads (core/context.c), and a product called
+# inside one of them runs serially on its thread, so attention heads run side by side
+# (core/gemm.h cs_gemm_nests). With another OpenBLAS loaded first the library still works, with
+# the heads one after the other.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS_DIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
+BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_DIR)/pkgconfig pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS := $(shell PKG_CONFIG_PATH=$(OPENBLAS_DIR)/pkgconfig pkg-config --libs openblas 2>/dev/null) \
+             -Wl,-rpath,$(OPENBLAS_DIR)
+OMP_CFLAGS := -fopenmp -DCS_PARALLEL_OPENMP
+OMP_LIBS := -lgomp
+
 # Debian packages the build needs (make deps installs them).
-DEB_PACKAGES := libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libutf8proc-dev \
+DEB_PACKAGES := libopenblas-dev libopenblas-openmp-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev libutf8proc-dev \
                 check pkg-config libjansson-dev python3 gcc g++ make abigail-tools \
                 python3-numpy python3-dask python3-distributed python3-setuptools python3-wheel \
                 python3-venv python3-pip $(GEMM_DEB)
 # Python modules the Python suite needs from Debian's python3 (tests/run-all.sh runs it with
 # and without numpy, the Dask tests, and a pip install into a fresh venv).
 PY_DEB_MODULES := numpy dask distributed setuptools wheel pip ensurepip
-PKGS := openblas libpng libjpeg zlib libutf8proc jansson
+PKGS := libpng libjpeg zlib libutf8proc jansson
+# files the build needs that no default pkg-config search finds (tools/ensure-deps.sh)
+DEP_FILES := $(OPENBLAS_DIR)/pkgconfig/openblas.pc
 
-DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(GEMM_LIBS) -lpthread -lm
+DEPS_CFLAGS := $(BLAS_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(OMP_CFLAGS)
+DEPS_LIBS := $(BLAS_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(GEMM_LIBS) $(OMP_LIBS) \
+             -lpthread -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -137,7 +152,7 @@ $(BUILD)/clipsurgery.pc: pkgconfig/clipsurgery.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )|g' $< > $@
+	    -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )$(OMP_LIBS) |g' $< > $@
 
 # --- dependencies -------------------------------------------------------------------------
 deps:
@@ -146,7 +161,7 @@ deps:
 
 ensure-deps:
 	@DEB_PACKAGES="$(DEB_PACKAGES)" PKGS="$(PKGS) check" TOOLS="abidiff abidw" \
-	    HEADERS="$(GEMM_HEADERS)" \
+	    HEADERS="$(GEMM_HEADERS)" FILES="$(DEP_FILES)" \
 	    PY_DEB_MODULES="$(PY_DEB_MODULES)" sh tools/ensure-deps.sh
 
 # --- tests --------------------------------------------------------------------------------
@@ -192,7 +207,7 @@ install: all
 	ln -sf libclipsurgery.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
 	ln -sf $(SHARED_SONAME) $(DESTDIR)$(LIBDIR)/libclipsurgery.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )$(OMP_LIBS) |g' \
 	    pkgconfig/clipsurgery.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery $(DESTDIR)$(PYTHONDIR)/clipsurgery/dask

@@ -371,10 +371,11 @@ typedef struct cs_context cs_context;
 
 typedef struct cs_context_params {
     size_t size;     /* sizeof(cs_context_params) */
-    int n_threads;   /* threads for the library's own loops; 0 = all online cores. Matrix
-                        products run in the GEMM engine (cs_gemm_engine()), whose thread count
-                        the library never changes: set OPENBLAS_NUM_THREADS (openblas) or
-                        OMP_NUM_THREADS (onednn) in the environment to bound it. */
+    int n_threads;   /* threads for the library's own loops (and the attention heads, which
+                        run side by side); 0 = all online cores. Matrix products run in the
+                        GEMM engine (cs_gemm_engine()) on OpenMP threads whose count the
+                        library never changes: set OMP_NUM_THREADS in the environment to bound
+                        it (OPENBLAS_NUM_THREADS when OpenBLAS's pthread build is loaded). */
 } cs_context_params;
 
 CS_API void cs_context_params_default(cs_context_params *params);

@@ -29,7 +29,7 @@ static void help(FILE *f)
             "  --surgery-blocks K modified blocks counted from the last (default: the\n"
             "                     method's, 6 for clip-surgery)\n"
             "  --threads N        threads for the library's own loops (default: all cores;\n"
-            "                     OpenBLAS follows OPENBLAS_NUM_THREADS)\n"
+            "                     matrix products follow OMP_NUM_THREADS)\n"
             "  --precision P      f32 (default) or bf16 (matrix products in bfloat16; needs a\n"
             "                     GEMM=onednn build and a CPU with AVX512_BF16 or AMX)\n");
 }

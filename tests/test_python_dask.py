@@ -27,6 +27,7 @@ CLI = os.path.join(BUILD, "clipsurgery")
 SIZE = 64
 os.environ.setdefault("CLIPSURGERY_LIBRARY", os.path.join(BUILD, "libclipsurgery.so.0"))
 os.environ["OPENBLAS_NUM_THREADS"] = "1"  # two one-thread workers on 2 cores
+os.environ["OMP_NUM_THREADS"] = "1"  # (OpenBLAS's OpenMP build, the default, reads this one)
 PYPATH = os.path.join(ROOT, "bindings", "python")
 sys.path.insert(0, PYPATH)
 os.environ["PYTHONPATH"] = PYPATH + (os.pathsep + os.environ["PYTHONPATH"]

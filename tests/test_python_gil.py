@@ -9,8 +9,9 @@ import time
 import unittest
 
 # one thread per call inside the library and OpenBLAS, so that two Python threads are the only
-# parallelism (set before the library loads OpenBLAS)
+# parallelism (set before the library loads OpenBLAS; the OpenMP build reads OMP_NUM_THREADS)
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.path.join(ROOT, os.environ.get("BUILD", "build")))
 FIXTURES = os.path.abspath(os.environ.get("CS_FIXTURES") or os.path.join(ROOT, "..", "shared",

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian build dependencies when one is missing (as root), or says what to run.
 # Called by `make check`, `make demo` and `make bench`; reads DEB_PACKAGES, PKGS (pkg-config
-# names), TOOLS (commands), HEADERS (C headers cc must find, for libraries without a pkg-config
+# names), FILES (paths that must exist, e.g. the pkg-config file of OpenBLAS's OpenMP build),
+# TOOLS (commands), HEADERS (C headers cc must find, for libraries without a pkg-config
 # file, e.g. oneapi/dnnl/dnnl.h for make GEMM=onednn) and PY_DEB_MODULES (Python modules
 # /usr/bin/python3 must import).
 missing=""
@@ -15,6 +16,11 @@ done
 if [ -z "$missing" ]; then
     for p in $PKGS; do
         pkg-config --exists "$p" || missing="$missing $p"
+    done
+fi
+if [ -z "$missing" ]; then
+    for f in ${FILES:-}; do
+        [ -e "$f" ] || missing="$missing $f"
     done
 fi
 if [ -z "$missing" ]; then

@@ -96,46 +96,51 @@ static size_t loop_threads(const cs_context *ctx, size_t n, size_t min_chunk)
 }
 
 #ifdef CS_PARALLEL_OPENMP
-/* The oneDNN build: the loops run on the OpenMP threads oneDNN's matrix products use (one pool,
- * no thread creation per loop, and no OpenMP workers spinning while other threads of ours want
- * the cores). Same chunking contract as the pthread version below. */
+/* The default builds: the loops run on OpenMP threads, the same ones OpenBLAS's OpenMP build
+ * (and oneDNN) use for their products: one pool, no thread creation per loop, and no idle
+ * workers of one pool spinning while the other wants the cores. A product called inside a
+ * chunk runs serially on that thread (core/gemm.h cs_gemm_nests). Same chunking contract as the
+ * pthread version below, which builds without OpenMP use. */
 #include <omp.h>
 
-void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
-                     void *arg)
+void cs_parallel_for_t(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_t_fn fn,
+                       void *arg)
 {
     size_t nt = loop_threads(ctx, n, min_chunk);
     if (nt <= 1) {
-        if (n) fn(arg, 0, n);
+        if (n) fn(arg, 0, n, 0);
         return;
     }
 #pragma omp parallel num_threads((int)nt)
     {
         size_t t = (size_t)omp_get_thread_num(), got = (size_t)omp_get_num_threads();
         size_t begin = n * t / got, end = n * (t + 1) / got;
-        if (begin < end) fn(arg, begin, end);
+        if (begin < end) fn(arg, begin, end, (int)t);
     }
 }
+
+int cs_parallel_nests(void) { return 1; }
 #else
 typedef struct par_job {
-    cs_range_fn fn;
+    cs_range_t_fn fn;
     void *arg;
     size_t begin, end;
+    int thread;
 } par_job;
 
 static void *par_run(void *p)
 {
     par_job *j = p;
-    j->fn(j->arg, j->begin, j->end);
+    j->fn(j->arg, j->begin, j->end, j->thread);
     return NULL;
 }
 
-void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
-                     void *arg)
+void cs_parallel_for_t(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_t_fn fn,
+                       void *arg)
 {
     size_t nt = loop_threads(ctx, n, min_chunk);
     if (nt <= 1) {
-        if (n) fn(arg, 0, n);
+        if (n) fn(arg, 0, n, 0);
         return;
     }
     par_job jobs[CS_MAX_THREADS];
@@ -146,15 +151,37 @@ void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range
         jobs[t].arg = arg;
         jobs[t].begin = n * t / nt;
         jobs[t].end = n * (t + 1) / nt;
+        jobs[t].thread = (int)t;
     }
     for (size_t t = 1; t < nt; t++)
         started[t] = pthread_create(&tids[t], NULL, par_run, &jobs[t]) == 0;
-    fn(arg, jobs[0].begin, jobs[0].end);
+    fn(arg, jobs[0].begin, jobs[0].end, 0);
     for (size_t t = 1; t < nt; t++) {
         if (started[t])
             pthread_join(tids[t], NULL);
         else
-            fn(arg, jobs[t].begin, jobs[t].end);
+            fn(arg, jobs[t].begin, jobs[t].end, (int)t);
     }
 }
+
+int cs_parallel_nests(void) { return 0; }
 #endif
+
+typedef struct plain_job {
+    cs_range_fn fn;
+    void *arg;
+} plain_job;
+
+static void plain_run(void *arg, size_t begin, size_t end, int thread)
+{
+    (void)thread;
+    const plain_job *j = arg;
+    j->fn(j->arg, begin, end);
+}
+
+void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
+                     void *arg)
+{
+    plain_job j = {fn, arg};
+    cs_parallel_for_t(ctx, n, min_chunk, plain_run, &j);
+}

@@ -62,4 +62,14 @@ typedef void (*cs_range_fn)(void *arg, size_t begin, size_t end);
 void cs_parallel_for(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_fn fn,
                      void *arg);
 
+/* The same with the chunk's thread number (0 .. ctx->n_threads - 1, each used by one chunk at
+ * a time: an index into per-thread scratch). */
+typedef void (*cs_range_t_fn)(void *arg, size_t begin, size_t end, int thread);
+void cs_parallel_for_t(const cs_context *ctx, size_t n, size_t min_chunk, cs_range_t_fn fn,
+                       void *arg);
+
+/* 1 when the loops above run on OpenMP threads (the default builds): an OpenMP-built BLAS
+ * called inside a chunk then runs serially on the chunk's thread. */
+int cs_parallel_nests(void);
+
 #endif

@@ -8,6 +8,7 @@
 #include "core/bf16.h"
 #include "core/gemm_engine.h"
 
+#include <cblas.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,4 +83,10 @@ void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, flo
     }
     cs_engine_sgemm(ctx ? ctx->engine : NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
                     beta, c, ldc);
+}
+
+int cs_gemm_nests(void)
+{
+    int par = openblas_get_parallel(); /* 0 serial, 1 pthreads, 2 OpenMP */
+    return cs_parallel_nests() && (par == 0 || par == 2);
 }

@@ -18,4 +18,10 @@
 void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* 1 when cs_gemm(NULL, ...) may be called from inside the chunks of cs_parallel_for_t and
+ * then runs serially on the chunk's thread: the loops run on OpenMP threads and the loaded
+ * OpenBLAS is its OpenMP (or serial) build (openblas_get_parallel). With OpenBLAS's pthread build
+ * concurrent products would queue on its one thread pool: callers run them one at a time. */
+int cs_gemm_nests(void);
+
 #endif

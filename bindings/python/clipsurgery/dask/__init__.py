@@ -80,7 +80,7 @@ def run(client, model_path, images, texts=(), task="heatmap", out_dir=".", batch
     model_path, vocab, images: paths every worker can read (absolute paths are recorded as
     given). texts: the class names (not needed for encode). size: encoder input size. threads:
     the library's own threads per worker thread (0 = all cores; with several worker processes
-    per host, 1 and OPENBLAS_NUM_THREADS=1 avoid oversubscription). batch_size: images per Dask
+    per host, 1 and OMP_NUM_THREADS=1 avoid oversubscription). batch_size: images per Dask
     task. resume: skip images whose outputs all exist. retries: Dask retries of a task that
     raised (a worker that dies is handled by the scheduler itself). progress: Dask's progress
     bar on a terminal, else a counted line on stderr (False: silent)."""
