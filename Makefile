@@ -189,8 +189,16 @@ BENCH_ENGINES ?= openblas onednn
 else
 BENCH_ENGINES ?= $(GEMM)
 endif
+# Then ONNX Runtime on the same model and CPU (bench/ort: npm's onnxruntime-node, skipped without
+# npm or network) and each surgery encode's ratio to it (bench/compare.py); the whole run is kept
+# in build/bench/last.jsonl.
 bench:
-	@for e in $(BENCH_ENGINES); do $(MAKE) --no-print-directory GEMM=$$e bench-one || exit 1; done
+	@mkdir -p build/bench
+	@( for e in $(BENCH_ENGINES); do $(MAKE) --no-print-directory GEMM=$$e bench-one || exit 1; done; \
+	   sh bench/ort/run.sh build/bench/vitb16-openai-f32.safetensors build/ort || exit 1; \
+	   echo 0 > build/bench/last.rc ) | tee build/bench/last.jsonl
+	@test "$$(cat build/bench/last.rc 2>/dev/null)" = 0 && rm -f build/bench/last.rc
+	@python3 bench/compare.py build/bench/last.jsonl
 
 bench-one: ensure-deps
 	@$(MAKE) --no-print-directory bench-run

@@ -362,12 +362,13 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *env = getenv("OPENBLAS_NUM_THREADS"), *omp = getenv("OMP_NUM_THREADS");
+    int par = openblas_get_parallel();
     printf("{\"bench\": \"config\", \"library\": \"%s\", \"engine\": \"%s\", \"blas\": \"%s\", "
-           "\"blas_threads\": %d, \"OPENBLAS_NUM_THREADS\": \"%s\", \"OMP_NUM_THREADS\": \"%s\", "
-           "\"threads\": %d, \"online_cores\": %ld}\n",
+           "\"blas_parallel\": \"%s\", \"blas_threads\": %d, \"OPENBLAS_NUM_THREADS\": \"%s\", "
+           "\"OMP_NUM_THREADS\": \"%s\", \"threads\": %d, \"online_cores\": %ld}\n",
            cs_version_string(), cs_gemm_engine(), openblas_get_config(),
-           openblas_get_num_threads(), env ? env : "", omp ? omp : "", threads,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           par == 2 ? "openmp" : par == 1 ? "pthreads" : "serial", openblas_get_num_threads(),
+           env ? env : "", omp ? omp : "", threads, sysconf(_SC_NPROCESSORS_ONLN));
 
     cs_status s;
     double t0 = now();

@@ -85,6 +85,13 @@ void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, flo
                     beta, c, ldc);
 }
 
+void cs_gemm_blas(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (ctx && m > 0 && n > 0 && k > 0) ctx->flops += 2.0 * (double)m * (double)n * (double)k;
+    cs_gemm(NULL, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 int cs_gemm_nests(void)
 {
     int par = openblas_get_parallel(); /* 0 serial, 1 pthreads, 2 OpenMP */

@@ -18,6 +18,14 @@
 void cs_gemm(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* cs_gemm in f32 through the BLAS itself, never an engine's own kernels (and never bf16): the
+ * attention products of cs_nn_attention, so that its heads give the same bits whether they run
+ * in turn (this call) or side by side (cs_gemm(NULL, ...), also the BLAS). Counts ctx's FLOPs
+ * when ctx is not NULL. */
+void cs_gemm_blas(cs_context *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                  int ldc);
+
 /* 1 when cs_gemm(NULL, ...) may be called from inside the chunks of cs_parallel_for_t and
  * then runs serially on the chunk's thread: the loops run on OpenMP threads and the loaded
  * OpenBLAS is its OpenMP (or serial) build (openblas_get_parallel). With OpenBLAS's pthread build

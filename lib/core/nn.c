@@ -427,16 +427,16 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
                 q = qkv + 2 * (size_t)width + (size_t)h * d;
                 k = q;
             }
-            cs_gemm(ctx, 0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv, ld_qkv, k,
-                    ld_qkv, 0.0f, sh, n_keys);
+            cs_gemm_blas(ctx, 0, 1, n_query, n_keys, d, scale, q + (size_t)q_begin * ld_qkv,
+                         ld_qkv, k, ld_qkv, 0.0f, sh, n_keys);
         }
         softmax_job job = {s, n_query, n_keys, q_begin, causal};
         size_t rows = (size_t)(h1 - h0) * (size_t)n_query;
         cs_parallel_for(ctx, rows, min_rows(CS_EW_MIN_FLOATS_EXP, n_keys), softmax_range, &job);
         for (int h = h0; h < h1; h++) {
             const float *v = qkv + 2 * (size_t)width + (size_t)h * d;
-            cs_gemm(ctx, 0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head, n_keys, v,
-                    ld_qkv, 0.0f, out + (size_t)h * d, ld_out);
+            cs_gemm_blas(ctx, 0, 0, n_query, d, n_keys, 1.0f, s + (size_t)(h - h0) * per_head,
+                         n_keys, v, ld_qkv, 0.0f, out + (size_t)h * d, ld_out);
         }
     }
     return CS_OK;
