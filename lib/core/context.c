@@ -55,7 +55,26 @@ CS_API void cs_context_free(cs_context *ctx)
     if (!ctx) return;
     for (int i = 0; i < CS_BUF_COUNT; i++) free(ctx->buf[i]);
     cs_engine_state_free(ctx->engine);
+    for (int t = 1; t < ctx->n_thread_engines; t++) cs_engine_state_free(ctx->thread_engines[t]);
+    free(ctx->thread_engines);
     free(ctx);
+}
+
+int cs_ctx_thread_engines(cs_context *ctx, int nt)
+{
+    if (nt <= ctx->n_thread_engines) return 0;
+    struct cs_engine_state **e = realloc(ctx->thread_engines, sizeof *e * (size_t)nt);
+    if (!e) return -1;
+    ctx->thread_engines = e;
+    for (int t = ctx->n_thread_engines; t < nt; t++) {
+        e[t] = NULL;
+        if (t > 0 && cs_engine_state_create(&e[t]) != 0) {
+            ctx->n_thread_engines = t;
+            return -1;
+        }
+    }
+    ctx->n_thread_engines = nt;
+    return 0;
 }
 
 CS_API double cs_context_flops(const cs_context *ctx) { return ctx ? ctx->flops : 0.0; }

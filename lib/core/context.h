@@ -38,6 +38,7 @@ enum {
     CS_BUF_BF16_B,   /* bf16 precision: right operand rounded to bfloat16 */
     CS_BUF_SYM_G,    /* symmetric attention: column-shifted exponentials of the upper blocks */
     CS_BUF_SYM,      /* symmetric attention: row shifts, sums and column maxima [3, n] */
+    CS_BUF_ATT16,    /* bf16 attention: per thread, the head's q, k, v and probabilities */
     CS_BUF_COUNT
 };
 
@@ -46,6 +47,10 @@ struct cs_context {
     int n_threads;
     cs_precision precision;           /* the model's (cs_model_precision) */
     struct cs_engine_state *engine;   /* GEMM engine state (gemm_engine.h); may be NULL */
+    /* states for threads 1 .. n_thread_engines - 1 of cs_parallel_for_t (thread 0 uses
+     * `engine`); entry 0 unused. Made by cs_ctx_thread_engines. */
+    struct cs_engine_state **thread_engines;
+    int n_thread_engines;
     double flops;                     /* matrix-product FLOPs so far (cs_context_flops) */
     float *buf[CS_BUF_COUNT];
     size_t cap[CS_BUF_COUNT]; /* in floats */
@@ -54,6 +59,17 @@ struct cs_context {
 /* Buffer of at least n floats in slot `slot` (contents undefined). NULL when out of memory
  * (after cs_fail(CS_ERR_OUT_OF_MEMORY, ...)). */
 float *cs_ctx_buf(cs_context *ctx, int slot, size_t n);
+
+/* Engine states for threads 0 .. nt - 1 of cs_parallel_for_t, so that each thread's products
+ * use their own (an engine state is not shared between threads). Call outside a parallel loop.
+ * Returns 0, or -1 when a state cannot be made (then use the products without a state). */
+int cs_ctx_thread_engines(cs_context *ctx, int nt);
+
+/* The engine state of thread t (after cs_ctx_thread_engines(ctx, > t)). */
+static inline struct cs_engine_state *cs_ctx_engine(const cs_context *ctx, int t)
+{
+    return t == 0 ? ctx->engine : ctx->thread_engines[t];
+}
 
 /* fn(arg, begin, end) over [0, n) split into contiguous chunks on up to ctx->n_threads threads
  * (the caller's thread runs the first chunk). Chunks are at least min_chunk items. Falls back to

@@ -117,6 +117,46 @@ static inline __attribute__((always_inline)) float row_exp(float *x, int n)
 
 CS_CLONES float cs_row_softmax_exp(float *x, int n) { return row_exp(x, n); }
 
+typedef uint16_t vu16 __attribute__((vector_size(32)));
+
+/* bfloat16 bits of 16 floats, round to nearest even (as cs_bf16_from_f32) */
+static inline __attribute__((always_inline)) vu16 vbf16(vf16 v)
+{
+    vi16 b = (vi16)v;
+    b = b + 0x7fff + ((b >> 16) & 1);
+    return __builtin_convertvector((b >> 16) & 0xffff, vu16);
+}
+
+static inline uint16_t bf16_one(float v)
+{
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    b += 0x7fffu + ((b >> 16) & 1u);
+    return (uint16_t)(b >> 16);
+}
+
+CS_CLONES float cs_row_softmax_exp_bf16(const float *x, int n, uint16_t *dst, int n_pad)
+{
+    float m = row_max(x, n);
+    vf16 vs = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        vf16 e = vexp(vload(x + i) - m);
+        vu16 h = vbf16(e);
+        memcpy(dst + i, &h, sizeof h);
+        vs += e;
+    }
+    float s = 0.0f;
+    for (; i < n; i++) {
+        float e = exp_poly(x[i] - m);
+        dst[i] = bf16_one(e);
+        s += e;
+    }
+    for (; i < n_pad; i++) dst[i] = 0;
+    for (int j = 0; j < 16; j++) s += vs[j];
+    return s;
+}
+
 CS_CLONES void cs_row_softmax(float *x, int n)
 {
     float inv = 1.0f / row_exp(x, n);

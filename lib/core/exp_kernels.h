@@ -4,12 +4,19 @@
 #ifndef CS_EXP_KERNELS_H
 #define CS_EXP_KERNELS_H
 
+#include <stdint.h>
+
 /* In-place softmax of one row of n values (n >= 1). */
 void cs_row_softmax(float *x, int n);
 
 /* The exponentials of a softmax without the normalisation: x[i] = exp(x[i] - max(x)); returns
  * their sum (the caller divides, e.g. the rows of a later product). n >= 1. */
 float cs_row_softmax_exp(float *x, int n);
+
+/* The same exponentials rounded to bfloat16 (round to nearest even, core/bf16.h) into
+ * dst[0..n), dst[n..n_pad) set to 0; x is left as it was. Returns the sum of the unrounded
+ * exponentials. n >= 1, n_pad >= n. */
+float cs_row_softmax_exp_bf16(const float *x, int n, uint16_t *dst, int n_pad);
 
 /* y[i] = act(y[i] + b[i]) for one row of n values; b may be NULL; act -1 (none),
  * CS_ACT_QUICK_GELU or CS_ACT_GELU. */

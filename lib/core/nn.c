@@ -6,6 +6,7 @@
 #include "core/exp_kernels.h"
 #include "core/gemm.h"
 #include "core/gram.h"
+#include "core/heads.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -264,89 +265,6 @@ static void softmax_range(void *arg, size_t begin, size_t end)
  * parallel loop (few thread start-ups per block). */
 #define CS_SCORE_GROUP_FLOATS ((size_t)4 << 20)
 
-/* Query rows of the score tile one thread holds in the head-parallel attention: the whole
- * query block up to 512 rows (bit-identical products to the heads-in-turn path), else 256 rows
- * (1 MB of scores per thread at 1025 keys: the tile stays in L2 from the product with the keys
- * through the softmax to the product with the values). */
-static int head_tile(int n_query) { return n_query <= 512 ? n_query : 256; }
-
-/* Keys a causal tile of query rows [r0, r0 + m) needs: up to its last row's position. */
-static int tile_keys(int causal, int q_begin, int r0, int m, int n_keys)
-{
-    return causal ? q_begin + r0 + m : n_keys;
-}
-
-typedef struct heads_job {
-    const float *qkv;
-    float *out, *scores;
-    size_t slot; /* floats of scores per thread */
-    float scale;
-    int ld_qkv, width, d, vv, causal, q_begin, n_query, n_keys, ld_out, tile;
-} heads_job;
-
-/* heads [begin, end) on one thread, every product serial on it (cs_gemm_nests) */
-static void heads_range(void *arg, size_t begin, size_t end, int thread)
-{
-    const heads_job *j = arg;
-    float *s = j->scores + (size_t)thread * j->slot;
-    for (size_t h = begin; h < end; h++) {
-        const float *q = j->qkv + h * (size_t)j->d;
-        const float *k = q + j->width;
-        const float *v = q + 2 * (size_t)j->width;
-        if (j->vv) q = k = v;
-        for (int r0 = 0; r0 < j->n_query; r0 += j->tile) {
-            int m = j->n_query - r0 < j->tile ? j->n_query - r0 : j->tile;
-            int nk = tile_keys(j->causal, j->q_begin, r0, m, j->n_keys);
-            cs_gemm(NULL, 0, 1, m, nk, j->d, j->scale, q + (size_t)(j->q_begin + r0) * j->ld_qkv,
-                    j->ld_qkv, k, j->ld_qkv, 0.0f, s, nk);
-            for (int i = 0; i < m; i++) {
-                float *row = s + (size_t)i * nk;
-                int valid = j->causal ? j->q_begin + r0 + i + 1 : nk;
-                cs_row_softmax(row, valid);
-                for (int c = valid; c < nk; c++) row[c] = 0.0f;
-            }
-            cs_gemm(NULL, 0, 0, m, j->d, nk, 1.0f, s, nk, v, j->ld_qkv, 0.0f,
-                    j->out + (size_t)r0 * j->ld_out + h * (size_t)j->d, j->ld_out);
-        }
-    }
-}
-
-/* Whether the heads of an attention run side by side on the context's threads, each head's
- * products serial on its thread: when products nest (cs_gemm_nests) and there are two threads
- * and two heads. Small products gain the most (no thread hand-off inside a 197 x 197 x 64
- * product); at 1025 tokens the tiles keep the scores in L2. */
-static int heads_parallel(const cs_context *ctx, int heads)
-{
-    return ctx && ctx->n_threads > 1 && heads > 1 && cs_gemm_nests();
-}
-
-static cs_status attention_heads(cs_context *ctx, const float *qkv, int ld_qkv, int n_tok,
-                                 int width, int heads, int vv, int causal, int q_begin,
-                                 int n_query, float *out, int ld_out)
-{
-    (void)n_tok;
-    int d = width / heads;
-    int n_keys = causal ? q_begin + n_query : n_tok;
-    int tile = head_tile(n_query);
-    int nt = ctx->n_threads < heads ? ctx->n_threads : heads;
-    size_t slot, total;
-    if (!cs_mul_size((size_t)tile, (size_t)n_keys, &slot) ||
-        !cs_mul_size(slot, (size_t)nt, &total))
-        return cs_fail(CS_ERR_OUT_OF_MEMORY, "attention scores overflow");
-    float *s = cs_ctx_buf(ctx, CS_BUF_SCORES, total);
-    if (!s) return CS_ERR_OUT_OF_MEMORY;
-    heads_job job = {qkv, out, s, slot, 1.0f / sqrtf((float)d), ld_qkv, width, d, vv, causal,
-                     q_begin, n_query, n_keys, ld_out, tile};
-    cs_parallel_for_t(ctx, (size_t)heads, 1, heads_range, &job);
-    /* the products ran without the context: count them here */
-    for (int r0 = 0; r0 < n_query; r0 += tile) {
-        int m = n_query - r0 < tile ? n_query - r0 : tile;
-        int nk = tile_keys(causal, q_begin, r0, m, n_keys);
-        ctx->flops += (double)heads * 4.0 * (double)m * (double)nk * (double)d;
-    }
-    return CS_OK;
-}
-
 /* softmax(v v^T / sqrt(d)) v of every token, per head: the scores are symmetric, so one
  * triangle is multiplied (cs_gram_upper) and the lower blocks are used from their transpose
  * (sym_softmax, sym_product): no n x n matrix is ever mirrored. Heads are grouped as in
@@ -398,9 +316,9 @@ cs_status cs_nn_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_t
     /* heads side by side (every kind, v-v too: the tiled full product on both cores measured
      * faster than the one-triangle path with its heads in turn: 16 against 22 ms per 12-head
      * v-v attention over 1025 tokens) */
-    if (heads_parallel(ctx, heads))
-        return attention_heads(ctx, qkv, ld_qkv, n_tok, width, heads, kind == CS_ATTN_VV, causal,
-                               q_begin, n_query, out, ld_out);
+    if (cs_heads_wanted(ctx, heads))
+        return cs_heads_attention(ctx, qkv, ld_qkv, n_tok, width, heads, kind == CS_ATTN_VV,
+                                  causal, q_begin, n_query, out, ld_out);
     /* heads in turn, each product on all threads; v-v of every token: symmetric scores, one
      * triangle (core/gram.h cs_gram_worth) */
     if (kind == CS_ATTN_VV && !causal && q_begin == 0 && n_query == n_tok &&
