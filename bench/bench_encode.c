@@ -8,7 +8,8 @@
  * Both precisions: when this build and CPU run bf16 (CS_MODEL_PRECISION_BF16), every task runs
  * again in bf16, then bf16 is compared with f32 on the same inputs: min cosine of the image
  * features over all tokens, max abs difference of the min-max similarity maps, and whether the
- * SAM points are identical, on random pixels and on each --photo.
+ * SAM points are identical (in order; and how many of the f32 points the bf16 run also gives,
+ * with their label), on random pixels and on each --photo.
  * One JSON object per line; the first gives the engine, BLAS configuration and thread counts.
  * Works on a ViT or a ResNet model (lines carry "backbone"; on a ResNet "surgery" is the
  * surgery attention pool). */
@@ -232,6 +233,17 @@ static int compare(const char *source, int size, cs_context *c32, const cs_model
         }
         int same = a.n_points == b.n_points &&
                    memcmp(a.points, b.points, 3 * a.n_points * sizeof(int)) == 0;
+        /* points of the f32 run found, with the same label, among the bf16 run's (the order of
+         * near-equal cells may swap without changing the prompt SAM gets) */
+        size_t matching = 0;
+        for (size_t i = 0; i < a.n_points; i++)
+            for (size_t k = 0; k < b.n_points; k++)
+                if (a.points[2 * i] == b.points[2 * k] &&
+                    a.points[2 * i + 1] == b.points[2 * k + 1] &&
+                    a.points[2 * a.n_points + i] == b.points[2 * b.n_points + k]) {
+                    matching++;
+                    break;
+                }
         /* the maps are min-max normalised per class: read their difference against the spread
          * of the f32 similarity over the patches (a nearly flat map amplifies any rounding) */
         double max_sim = 0.0, min_range = 1e30;
@@ -247,11 +259,12 @@ static int compare(const char *source, int size, cs_context *c32, const cs_model
         }
         printf("{\"bench\": \"bf16_accuracy\", \"engine\": \"%s\", \"input\": \"%s\", \"size\": "
                "%d, \"min_token_cosine\": %.6f, \"max_map_abs_diff\": %.4f, \"points\": %zu, "
-               "\"points_identical\": %s, \"max_similarity_abs_diff\": %.3g, "
+               "\"points_identical\": %s, \"points_bf16\": %zu, \"points_matching\": %zu, "
+               "\"max_similarity_abs_diff\": %.3g, "
                "\"min_similarity_range\": %.3g, \"targets\": {\"min_token_cosine\": 0.9999, "
                "\"max_map_abs_diff\": 0.02}}\n",
                cs_gemm_engine(), source, size, min_cos, max_map, a.n_points,
-               same ? "true" : "false", max_sim, min_range);
+               same ? "true" : "false", b.n_points, matching, max_sim, min_range);
         fflush(stdout);
     }
     free(a.features);

@@ -2,7 +2,8 @@
 """make bench's last step: reads the JSON lines of one `make bench` run (bench/run.sh for each
 engine, then bench/ort/run.sh) and prints, for every ViT surgery encode line (engine, precision,
 size), its time against ONNX Runtime's in the same run ("ratio_to_onnxruntime": our best_s / ORT
-best_s; below 1.0 is faster). One JSON object per line; prints nothing when ORT was skipped.
+best_s; below 1.0 is faster), and ORT's own GFLOP/s and efficiency against the in-run f32 roof.
+One JSON object per line; prints nothing when ORT was skipped.
 
     python3 bench/compare.py RUN.jsonl
 """
@@ -26,13 +27,24 @@ def main(argv):
     if len(argv) != 2:
         sys.stderr.write("usage: compare.py RUN.jsonl\n")
         return 2
-    ort, ours = {}, []
+    ort, ours, roof = {}, [], {}
     for d in lines(argv[1]):
+        if d.get("bench") == "gemm_roof_summary":
+            roof[(d.get("engine"), d.get("precision"))] = d.get("roof_gflops")
         if d.get("bench") == "ort_encode_image" and not d.get("skipped"):
             ort[d["size"]] = d
         elif (d.get("bench") == "encode_image" and d.get("backbone") == "vit" and
               d.get("mode") == "surgery"):
             ours.append(d)
+    # ORT's own GFLOP/s (the official computation's FLOPs, export_onnx.py) against the f32 roof
+    # of the default engine measured in the same run
+    r32 = roof.get(("openblas", "f32")) or roof.get(("onednn", "f32"))
+    for size in sorted(ort):
+        o = ort[size]
+        if o.get("gflops") and r32:
+            print(json.dumps({"bench": "onnxruntime_efficiency", "size": size,
+                              "gflop": o["gflop"], "gflops": o["gflops"], "roof_gflops": r32,
+                              "efficiency": round(o["gflops"] / r32, 3)}))
     for d in ours:
         o = ort.get(d["size"])
         if not o:

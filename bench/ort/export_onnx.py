@@ -277,7 +277,20 @@ def resize_positions(raw, n_pos, width, new_side):
 
 
 # --- the encoder ---------------------------------------------------------------------------
-def export(ckpt_path, out_path, size, mode="surgery", surgery_blocks=6, heads=0):
+def graph_flops(width, heads, layers, patch, embed, n_tok, n_surgery):
+    """Matrix-product FLOPs of the exported graph (Conv, Gemm, MatMul; 2 per multiply-add):
+    what the official computation runs, for reading ORT's time as GFLOP/s."""
+    t, c, d, n = float(n_tok), float(width), float(width // heads), float(n_tok - 1)
+    attn = heads * (2 * t * t * d) * 2           # scores and P v, all tokens
+    qkv, out, mlp = 2 * t * c * 3 * c, 2 * t * c * c, 2 * t * c * 4 * c * 2
+    total = 2 * n * c * 3 * patch * patch         # patch embedding
+    total += (layers - n_surgery) * (qkv + attn + out + mlp)
+    total += n_surgery * (qkv + 2 * attn + 2 * out + mlp)  # both attentions, MLP on x_ori
+    return total + 2 * t * c * embed              # proj on every token
+
+
+def export(ckpt_path, out_path, size, mode="surgery", surgery_blocks=6, heads=0,
+           flops_out=None):
     ck = Checkpoint(ckpt_path)
     width, c_in, patch, patch2 = ck.shape("visual.conv1.weight")
     if c_in != 3 or patch != patch2:
@@ -408,8 +421,12 @@ def export(ckpt_path, out_path, size, mode="surgery", surgery_blocks=6, heads=0)
     with open(out_path, "wb") as f:
         for c in model.chunks:
             f.write(c)
-    sys.stderr.write("export_onnx: wrote %s (%.1f MB, %d nodes)\n" %
-                     (out_path, model.size / 1e6, len(g.nodes)))
+    flops = graph_flops(width, heads, layers, patch, embed, n_tok, n_surgery)
+    sys.stderr.write("export_onnx: wrote %s (%.1f MB, %d nodes, %.2f GFLOP)\n" %
+                     (out_path, model.size / 1e6, len(g.nodes), flops * 1e-9))
+    if flops_out:
+        with open(flops_out, "w") as f:
+            f.write("%.4f\n" % (flops * 1e-9))
 
 
 def main(argv=None):
@@ -420,8 +437,9 @@ def main(argv=None):
     ap.add_argument("--mode", choices=("surgery", "raw"), default="surgery")
     ap.add_argument("--surgery-blocks", type=int, default=6)
     ap.add_argument("--heads", type=int, default=0, help="default width / 64 (OpenAI CLIP)")
+    ap.add_argument("--flops-out", help="write the graph's matrix-product GFLOP to this file")
     a = ap.parse_args(argv)
-    export(a.checkpoint, a.out, a.size, a.mode, a.surgery_blocks, a.heads)
+    export(a.checkpoint, a.out, a.size, a.mode, a.surgery_blocks, a.heads, a.flops_out)
 
 
 if __name__ == "__main__":

@@ -71,9 +71,10 @@ name=$(basename "$model" .safetensors)
 for size in 224 512; do
     onnx="$out/$name-surgery-$size.onnx"
     # exported once per model (again when the model or the exporter is newer)
-    if [ ! -f "$onnx" ] || newer "$model" "$onnx" || newer "$here/export_onnx.py" "$onnx"; then
+    if [ ! -f "$onnx" ] || [ ! -f "$onnx.gflop" ] || newer "$model" "$onnx" ||
+            newer "$here/export_onnx.py" "$onnx"; then
         if ! "$PYTHON" "$here/export_onnx.py" "$model" "$onnx.tmp" --size "$size" \
-                2>"$out/export-$size.log"; then
+                --flops-out "$onnx.gflop" 2>"$out/export-$size.log"; then
             rm -f "$onnx.tmp"
             echo "bench/ort/run.sh: export failed, see $out/export-$size.log" >&2
             exit 1
@@ -82,8 +83,10 @@ for size in 224 512; do
     fi
     pixels="$out/pixels-$size.f32"
     features="$out/features-$size.f32"
+    gflop=$(cat "$onnx.gflop" 2>/dev/null)
     "$NODE" "$here/run_ort.mjs" "$onnx" --size "$size" --reps "$REPS" --threads "$ORT_THREADS" \
-        --node-modules "$mods" --save-pixels "$pixels" --out "$features" || exit 1
+        --node-modules "$mods" --save-pixels "$pixels" --out "$features" \
+        ${gflop:+--gflop "$gflop"} || exit 1
     PYTHONPATH="$root/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
         "$PYTHON" "$here/check_parity.py" lib "$model" --size "$size" --pixels "$pixels" \
         --ort-features "$features" --threads "$ORT_THREADS" || status=1

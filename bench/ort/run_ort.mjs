@@ -3,14 +3,15 @@
 //
 //   node run_ort.mjs MODEL.onnx --size S [--reps R] [--threads T] [--mode surgery]
 //        [--in PIXELS.f32 | --save-pixels PIXELS.f32] [--out FEATURES.f32]
-//        [--node-modules DIR] [--optimized OUT.onnx]
+//        [--node-modules DIR] [--optimized OUT.onnx] [--gflop G]
 //
 // --in: raw little-endian float32 [1, 3, S, S] pixels (default: fixed-seed pseudo-random values).
 // --save-pixels: writes the pixels fed (e.g. the random ones) as raw float32, for a parity check.
 // --out: writes the output "features" of the first run as raw float32 [1 + N, D].
 // --node-modules: where onnxruntime-node is installed (default $ORT_NODE_MODULES, else the usual
 //   module resolution from this file). --optimized: ORT writes the graph it runs (after its
-//   optimisations) there, to see which fusions it made.
+//   optimisations) there, to see which fusions it made. --gflop: the graph's matrix-product
+//   GFLOP (export_onnx.py --flops-out), printed with the GFLOP/s reached.
 // Session: intraOpNumThreads T (default 2), interOpNumThreads 1, graphOptimizationLevel 'all',
 // executionMode 'sequential'. One warm-up run, then R timed runs (default 3).
 import { createRequire } from 'node:module';
@@ -41,6 +42,7 @@ function parseArgs(argv) {
     else if (k === '--save-pixels') a.savePixels = val();
     else if (k === '--node-modules') a.modules = val();
     else if (k === '--optimized') a.optimized = val();
+    else if (k === '--gflop') a.gflop = parseFloat(val());
     else if (k.startsWith('--')) die(`unknown option ${k}`);
     else rest.push(k);
   }
@@ -137,6 +139,10 @@ async function main() {
     peak_rss_mb: +rssMb.toFixed(1), model: path.basename(a.model),
     pixels: a.input ? 'file' : 'random(seed 1234)',
   };
+  if (a.gflop > 0) {
+    line.gflop = a.gflop;
+    line.gflops = +(a.gflop / best).toFixed(1);
+  }
   // "key": value with a space, like the other bench lines (bench/run.sh greps them)
   const text = Object.entries(line).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
   process.stdout.write(`{${text.join(', ')}}\n`);
