@@ -152,7 +152,7 @@ $(BUILD)/clipsurgery.pc: pkgconfig/clipsurgery.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )$(OMP_LIBS) |g' $< > $@
+	    -e 's|@BLAS_LIBS@|$(strip $(BLAS_LIBS))|g' -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )$(OMP_LIBS) |g' $< > $@
 
 # --- dependencies -------------------------------------------------------------------------
 deps:
@@ -198,7 +198,8 @@ bench:
 	   sh bench/ort/run.sh build/bench/vitb16-openai-f32.safetensors build/ort || exit 1; \
 	   echo 0 > build/bench/last.rc ) | tee build/bench/last.jsonl
 	@test "$$(cat build/bench/last.rc 2>/dev/null)" = 0 && rm -f build/bench/last.rc
-	@python3 bench/compare.py build/bench/last.jsonl
+	@python3 bench/compare.py build/bench/last.jsonl > build/bench/compare.jsonl && \
+	  cat build/bench/compare.jsonl && cat build/bench/compare.jsonl >> build/bench/last.jsonl
 
 bench-one: ensure-deps
 	@$(MAKE) --no-print-directory bench-run
@@ -215,7 +216,7 @@ install: all
 	ln -sf libclipsurgery.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SHARED_SONAME)
 	ln -sf $(SHARED_SONAME) $(DESTDIR)$(LIBDIR)/libclipsurgery.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )$(OMP_LIBS) |g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@BLAS_LIBS@|$(strip $(BLAS_LIBS))|g' -e 's|@GEMM_LIBS@ |$(GEMM_LIBS:%=% )$(OMP_LIBS) |g' \
 	    pkgconfig/clipsurgery.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/clipsurgery.pc
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
 	install -d $(DESTDIR)$(PYTHONDIR)/clipsurgery $(DESTDIR)$(PYTHONDIR)/clipsurgery/dask

@@ -7,8 +7,9 @@
  * Linear layers multiply activations [M, K] by the weights stored [N, K] (cs_gemm(ctx, 0, 1, ...),
  * as the library does); with a ViT-B/16 model the weights are the model's own (in bf16: its bf16
  * copies made at load), else random. Attention: q k^T [1025, 64] x [1025, 64]^T (strides of the
- * packed qkv rows) and s v [1025, 1025] x [1025, 64], in f32 only (in bf16 precision a product
- * of two activations stays f32, lib/core/gemm.c).
+ * packed qkv rows) and s v [1025, 1025] x [1025, 64], each on all threads, in f32 only: cs_gemm
+ * never runs a product of two activations in bf16; the bf16 attention runs its products per
+ * head and thread in lib/core/heads.c, timed as part of the encodes (bench_encode).
  *   bench_gemm MODEL [--reps R] */
 #include "clipsurgery.h"
 #include "core/gemm.h"

@@ -11,8 +11,19 @@ MAJOR, checked at load). clipsurgery.dask (Dask installed) runs jobs on a cluste
 """
 from ._version import __version__  # noqa: F401
 from ._lib import load_library, version, has, gemm_engine  # noqa: F401
-from ._array import Array, have_numpy  # noqa: F401
-from ._model import (ClipSurgeryError, Model, preprocess, similarity_to_points,  # noqa: F401
+
+# The library (and the OpenMP build of OpenBLAS it links) is loaded before numpy: numpy also
+# needs a libopenblas.so.0, and the first one a process loads serves both. With OpenBLAS's OpenMP
+# build the attention heads run side by side (docs/ENGINES.md); after a pthread OpenBLAS (numpy
+# imported first) the results are the same, the attention slower. A missing library is reported
+# by the first call that needs it, as before.
+try:
+    load_library()
+except OSError:
+    pass
+
+from ._array import Array, have_numpy  # noqa: F401,E402
+from ._model import (ClipSurgeryError, Model, preprocess, similarity_to_points,  # noqa: F401,E402
                      STATUS_NAMES, mask, boxes)
 
 __all__ = ["__version__", "Model", "ClipSurgeryError", "Array", "preprocess", "similarity_to_points",
