@@ -10,8 +10,7 @@
  * product for omp_get_max_threads() threads and then assume their parallel region got that many:
  * when OMP_THREAD_LIMIT is below OMP_NUM_THREADS (or the core count), or with OMP_DYNAMIC=true,
  * the region gets fewer threads and OpenBLAS waits forever for the missing ones (sched_yield
- * loop in its threaded driver) while oneDNN gave wrong, non-finite
- * results. cs_omp_team_fit
+ * loop in its threaded driver) while oneDNN gave wrong, non-finite results. cs_omp_team_fit
  * lowers the calling thread's own nthreads-var to the thread limit and turns dyn-var off for the
  * product (task-local ICVs, not process state; outside a parallel region only, as inside one
  * both run serially); cs_omp_team_restore puts them back. Nothing changes in a default
