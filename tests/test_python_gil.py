@@ -125,5 +125,56 @@ class GilTest(unittest.TestCase):
                         "are serialised (GIL held or context lock)" % min(ratios))
 
 
+class Bf16SharedModelTest(unittest.TestCase):
+    """bf16 precision (oneDNN build, a CPU with AVX512_BF16 or AMX): two Python threads sharing
+    one Model whose contexts run the attention heads side by side (threads=2: each OpenMP thread
+    of a context on its own oneDNN engine state, core/heads.c) give the single thread's bits,
+    for images (196 patches, v-v and q-k attention) and texts (causal attention; an empty prompt
+    and a long one). Skipped where bf16 is unsupported."""
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.model = clipsurgery.Model(MODEL, vocab=os.path.join(FIXTURES, "vocab"),
+                                          threads=2, precision="bf16")
+        except clipsurgery.ClipSurgeryError as exc:
+            if exc.name != "CS_ERR_UNSUPPORTED":
+                raise
+            raise unittest.SkipTest("bf16 unsupported here: %s" % exc)
+        cls.pixels = clipsurgery.preprocess(os.path.join(FIXTURES, "images", "bench-park.jpg"),
+                                            224)
+        cls.texts = ["", "a photo of a bench in a park.", " ".join(["word"] * 70)]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+
+    def once(self):
+        return (flat(self.model.encode_image(self.pixels)),
+                flat(self.model.encode_text(self.texts)))
+
+    def test_two_threads_bf16_identical_results(self):
+        ref = self.once()
+        outs, errors = [[], []], []
+
+        def work(out):
+            try:
+                for _ in range(3):
+                    out.append(self.once())
+            except Exception as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(o,)) for o in outs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        for o in outs:
+            self.assertEqual(len(o), 3)
+            for r in o:
+                self.assertEqual(r, ref)  # bit for bit
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,46 @@
 
 #include <stdint.h>
 
+/* The OpenMP team a product may ask for. OpenBLAS's OpenMP build (0.3.21) and oneDNN plan a
+ * product for omp_get_max_threads() threads and then assume their parallel region got that many:
+ * when OMP_THREAD_LIMIT is below OMP_NUM_THREADS (or the core count), or with OMP_DYNAMIC=true,
+ * the region gets fewer threads and OpenBLAS waits forever for the missing ones (sched_yield
+ * loop in its threaded driver) while oneDNN gave wrong, non-finite results. cs_omp_team_fit
+ * lowers the calling thread's own nthreads-var to the thread limit and turns dyn-var off for the
+ * product (task-local ICVs, not process state; outside a parallel region only, as inside one
+ * both run serially); cs_omp_team_restore puts them back. Nothing changes in a default
+ * environment. */
+typedef struct cs_omp_team {
+    int changed, nthreads, dynamic;
+} cs_omp_team;
+
+#ifdef CS_PARALLEL_OPENMP
+#include <omp.h>
+
+static inline void cs_omp_team_fit(cs_omp_team *t)
+{
+    t->changed = 0;
+    if (omp_in_parallel()) return;
+    int n = omp_get_max_threads(), limit = omp_get_thread_limit(), dyn = omp_get_dynamic();
+    if (!dyn && n <= limit) return;
+    t->changed = 1;
+    t->nthreads = n;
+    t->dynamic = dyn;
+    if (dyn) omp_set_dynamic(0);
+    if (n > limit) omp_set_num_threads(limit > 0 ? limit : 1);
+}
+
+static inline void cs_omp_team_restore(const cs_omp_team *t)
+{
+    if (!t->changed) return;
+    omp_set_num_threads(t->nthreads);
+    omp_set_dynamic(t->dynamic);
+}
+#else
+static inline void cs_omp_team_fit(cs_omp_team *t) { t->changed = 0; }
+static inline void cs_omp_team_restore(const cs_omp_team *t) { (void)t; }
+#endif
+
 /* Per-context engine state (oneDNN: engine, stream, primitive cache). Opaque. */
 typedef struct cs_engine_state cs_engine_state;
 

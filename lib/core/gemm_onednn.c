@@ -9,8 +9,9 @@
  * (a cs_context is used by one thread at a time); no global mutable state here (oneDNN keeps
  * its own internal, thread-safe primitive cache).
  *
- * Threads: oneDNN runs on its OpenMP runtime; the library never sets a thread count, so
- * OMP_NUM_THREADS (or the OpenMP default, one thread per core) decides.
+ * Threads: oneDNN runs on its OpenMP runtime; OMP_NUM_THREADS (or the OpenMP default, one thread
+ * per core) decides, the library only keeps a product from asking for more threads than
+ * OMP_THREAD_LIMIT or for a dynamic team (gemm_engine.h cs_omp_team_fit).
  *
  * Fallbacks: a NULL state (cs_gemm with ctx NULL), any oneDNN failure, or a shape oneDNN would
  * only run with a reference (non-JIT) implementation goes to OpenBLAS cblas_sgemm for f32, which
@@ -232,14 +233,21 @@ void cs_engine_sgemm(cs_engine_state *st, int trans_a, int trans_b, int m, int n
                      float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                      float *c, int ldc)
 {
+    /* primitives are planned and run for a team the runtime will give (gemm_engine.h) */
+    cs_omp_team team;
+    cs_omp_team_fit(&team);
     if (st) {
         prim_key key;
         key_init(&key, KIND_F32, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc);
         prim_entry *e = lookup(st, &key);
-        if (e && !e->use_blas && entry_run(st, e, a, b, c) == 0) return;
+        if (e && !e->use_blas && entry_run(st, e, a, b, c) == 0) {
+            cs_omp_team_restore(&team);
+            return;
+        }
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cs_omp_team_restore(&team);
 }
 
 int cs_engine_has_bf16(const char **why)
@@ -264,8 +272,12 @@ int cs_engine_gemm_bf16(cs_engine_state *st, int trans_a, int trans_b, int m, in
      * dimension except the RGB stem of a ResNet (3 x 3 x 3 = 27). */
     if (k & 1) return -1;
     if (!st) return -1; /* bf16 runs only on a context (gemm.c), which always has a state */
+    cs_omp_team team;
+    cs_omp_team_fit(&team);
     prim_key key;
     key_init(&key, KIND_BF16, trans_a, trans_b, m, n, k, alpha, lda, ldb, beta, ldc);
     prim_entry *e = lookup(st, &key);
-    return e && !e->use_blas ? entry_run(st, e, a, b, c) : -1;
+    int r = e && !e->use_blas ? entry_run(st, e, a, b, c) : -1;
+    cs_omp_team_restore(&team);
+    return r;
 }

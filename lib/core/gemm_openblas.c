@@ -20,8 +20,11 @@ void cs_engine_sgemm(cs_engine_state *st, int trans_a, int trans_b, int m, int n
                      float *c, int ldc)
 {
     (void)st;
+    cs_omp_team team;
+    cs_omp_team_fit(&team);
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    cs_omp_team_restore(&team);
 }
 
 int cs_engine_has_bf16(const char **why)
