@@ -32,8 +32,9 @@ static inline float exp_poly(float x)
     return p * scale;
 }
 
-/* Vector versions (GCC/Clang vector extensions: 8 floats, split into SSE halves on a baseline
- * x86-64 build; the AVX2 clone below uses whole registers). */
+/* Vector versions (GCC/Clang vector extensions: 16 floats, one AVX-512 register, two AVX2
+ * registers, four SSE registers on the baseline clone). exp_poly above is the same polynomial
+ * for the tails of rows. */
 #if defined(__GNUC__) && !defined(__clang__)
 /* The helpers below are static and always inlined: no vector crosses a real call boundary. */
 #pragma GCC diagnostic ignored "-Wpsabi"

@@ -29,7 +29,7 @@ typedef struct heads_job {
     uint16_t *h16;       /* bf16 scratch, NULL in f32 */
     size_t slot, slot16; /* per thread: floats of scores (+ row sums), bf16 values */
     float scale;
-    int ld_qkv, width, d, vv, causal, q_begin, n_query, n_keys, ld_out, tile, threads;
+    int ld_qkv, width, d, vv, causal, q_begin, n_query, n_keys, ld_out, tile;
 } heads_job;
 
 /* f32: softmax of the score tile s [m, nk] in place, then out = P v */
@@ -122,11 +122,16 @@ static void heads_range(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
+/* whether the heads can run side by side: two threads, two heads, products that nest */
+static int side_by_side(const cs_context *ctx, int heads)
+{
+    return ctx->n_threads > 1 && heads > 1 && cs_gemm_nests();
+}
+
 int cs_heads_wanted(const cs_context *ctx, int heads)
 {
     if (!ctx || heads < 1) return 0;
-    if (ctx->precision == CS_PRECISION_BF16) return 1;
-    return ctx->n_threads > 1 && heads > 1 && cs_gemm_nests();
+    return ctx->precision == CS_PRECISION_BF16 || side_by_side(ctx, heads);
 }
 
 cs_status cs_heads_attention(cs_context *ctx, const float *qkv, int ld_qkv, int n_tok, int width,
@@ -137,7 +142,7 @@ cs_status cs_heads_attention(cs_context *ctx, const float *qkv, int ld_qkv, int 
     int n_keys = causal ? q_begin + n_query : n_tok;
     int tile = head_tile(n_query);
     int bf16 = ctx->precision == CS_PRECISION_BF16;
-    int nt = ctx->n_threads > 1 && heads > 1 && cs_gemm_nests() ? ctx->n_threads : 1;
+    int nt = side_by_side(ctx, heads) ? ctx->n_threads : 1;
     if (nt > heads) nt = heads;
     /* each thread's products on its own engine state (bf16 only: the f32 products go to the
      * BLAS without one) */
@@ -150,7 +155,7 @@ cs_status cs_heads_attention(cs_context *ctx, const float *qkv, int ld_qkv, int 
     if (!s) return CS_ERR_OUT_OF_MEMORY;
     heads_job job = {ctx,    qkv,     out,     s,      NULL,   slot, 0, 1.0f / sqrtf((float)d),
                      ld_qkv, width,   d,       vv,     causal, q_begin, n_query, n_keys,
-                     ld_out, tile,    nt};
+                     ld_out, tile};
     if (bf16) {
         /* v16 and k16 [kpad, d], q16 [tile, d], p16 [tile, kpad] */
         size_t kpad = (size_t)n_keys + ((size_t)n_keys & 1), per, all;
